@@ -1,0 +1,119 @@
+// Package cpu is the reference Backend: every operation of tensor.Backend
+// in plain Go over []float32, parallel across cores where the work is
+// large. Work is always split over independent outputs (rows, channels,
+// GEMM blocks) and every sum runs in a fixed order, so results are
+// bit-identical across runs and thread counts.
+//
+// The matrix multiply goes through package gemm (AVX2+FMA assembly on amd64,
+// pure Go elsewhere, including wasm).
+package cpu
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/hutml/hut/core/gemm"
+	"github.com/hutml/hut/core/tensor"
+)
+
+// Buf is the CPU buffer type.
+type Buf struct{ D []float32 }
+
+// Len returns the number of elements.
+func (b *Buf) Len() int { return len(b.D) }
+
+// IBuf is the CPU int32 buffer type.
+type IBuf struct{ D []int32 }
+
+// Len returns the number of elements.
+func (b *IBuf) Len() int { return len(b.D) }
+
+// Backend is the CPU backend. The zero value is not usable; call New.
+type Backend struct {
+	threads int
+}
+
+var _ tensor.Backend = (*Backend)(nil)
+
+// New returns a CPU backend using all cores (GOMAXPROCS).
+func New() *Backend { return &Backend{threads: runtime.GOMAXPROCS(0)} }
+
+// Name returns "cpu".
+func (be *Backend) Name() string { return "cpu" }
+
+// F returns the host slice behind a Buf of this backend. Code outside the
+// engine (tests, the teaching view) may use it; model code must not.
+func F(b tensor.Buf) []float32 {
+	if b == nil {
+		return nil
+	}
+	return b.(*Buf).D
+}
+
+// I returns the host slice behind an IBuf of this backend.
+func I(b tensor.IBuf) []int32 {
+	if b == nil {
+		return nil
+	}
+	return b.(*IBuf).D
+}
+
+// From wraps a host slice as a Buf without copying.
+func From(d []float32) *Buf { return &Buf{D: d} }
+
+// FromI wraps a host int32 slice as an IBuf without copying.
+func FromI(d []int32) *IBuf { return &IBuf{D: d} }
+
+func (be *Backend) NewBuf(n int) tensor.Buf   { return &Buf{D: make([]float32, n)} }
+func (be *Backend) NewIBuf(n int) tensor.IBuf { return &IBuf{D: make([]int32, n)} }
+func (be *Backend) Free(b tensor.Buf)         { b.(*Buf).D = nil }
+func (be *Backend) FreeI(b tensor.IBuf)       { b.(*IBuf).D = nil }
+
+func (be *Backend) Write(dst tensor.Buf, off int, src []float32) { copy(F(dst)[off:off+len(src)], src) }
+func (be *Backend) WriteI(dst tensor.IBuf, off int, src []int32) { copy(I(dst)[off:off+len(src)], src) }
+func (be *Backend) Read(src tensor.Buf, off int, dst []float32)  { copy(dst, F(src)[off:off+len(dst)]) }
+func (be *Backend) Zero(b tensor.Buf, off, n int)                { clear(F(b)[off : off+n]) }
+func (be *Backend) Copy(dst tensor.Buf, dstOff int, src tensor.Buf, srcOff int, n int) {
+	copy(F(dst)[dstOff:dstOff+n], F(src)[srcOff:srcOff+n])
+}
+
+// parallel runs fn over [0,n) split into contiguous chunks, one per worker,
+// when the total work (n·cost) is large enough to pay for goroutines.
+func (be *Backend) parallel(n int, cost int, fn func(lo, hi int)) {
+	workers := be.threads
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 || n*cost < 1<<15 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// MatMul implements tensor.Backend.
+func (be *Backend) MatMul(c, a, b tensor.Buf, m, n, k int, transA, transB bool, alpha, beta float32) {
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	A, B, C := F(a), F(b), F(c)
+	if len(A) < m*k || len(B) < k*n || len(C) < m*n {
+		panic(fmt.Sprintf("cpu.MatMul: buffers too small for %dx%dx%d (a %d, b %d, c %d)", m, n, k, len(A), len(B), len(C)))
+	}
+	gemm.Sgemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, n)
+}

@@ -1,0 +1,184 @@
+package cpu
+
+import "github.com/hutml/hut/core/tensor"
+
+func (be *Backend) Add(out, a, b tensor.Buf, n int) {
+	O, A, B := F(out)[:n], F(a)[:n], F(b)[:n]
+	be.parallel(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			O[i] = A[i] + B[i]
+		}
+	})
+}
+
+func (be *Backend) AddInPlace(acc, x tensor.Buf, n int) {
+	A, X := F(acc)[:n], F(x)[:n]
+	be.parallel(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			A[i] += X[i]
+		}
+	})
+}
+
+func (be *Backend) Mul(out, a, b tensor.Buf, n int) {
+	O, A, B := F(out)[:n], F(a)[:n], F(b)[:n]
+	be.parallel(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			O[i] = A[i] * B[i]
+		}
+	})
+}
+
+func (be *Backend) Scale(out, x tensor.Buf, alpha float32, n int) {
+	O, X := F(out)[:n], F(x)[:n]
+	be.parallel(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			O[i] = alpha * X[i]
+		}
+	})
+}
+
+func (be *Backend) AXPY(y, x tensor.Buf, alpha float32, n int) {
+	Y, X := F(y)[:n], F(x)[:n]
+	be.parallel(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			Y[i] += alpha * X[i]
+		}
+	})
+}
+
+func (be *Backend) ScaleCols(out, x, s tensor.Buf, N, C int) {
+	O, X, S := F(out)[:N*C], F(x)[:N*C], F(s)[:C]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			o, xr := O[n*C:(n+1)*C], X[n*C:(n+1)*C]
+			for c := range o {
+				o[c] = xr[c] * S[c]
+			}
+		}
+	})
+}
+
+func (be *Backend) ScaleRows(out, x, s tensor.Buf, N, C int) {
+	O, X, S := F(out)[:N*C], F(x)[:N*C], F(s)[:N]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			o, xr, sn := O[n*C:(n+1)*C], X[n*C:(n+1)*C], S[n]
+			for c := range o {
+				o[c] = xr[c] * sn
+			}
+		}
+	})
+}
+
+func (be *Backend) AddBias(y, bias tensor.Buf, N, C int) {
+	Y, B := F(y)[:N*C], F(bias)[:C]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			yr := Y[n*C : (n+1)*C]
+			for c := range yr {
+				yr[c] += B[c]
+			}
+		}
+	})
+}
+
+// ColSum and ColSumMul split the channels across workers; each channel's
+// sum runs over n in order, so the result does not depend on the split.
+func (be *Backend) ColSum(dst, x tensor.Buf, N, C int) {
+	D, X := F(dst)[:C], F(x)[:N*C]
+	be.parallel(C, N, func(lo, hi int) {
+		acc := make([]float32, hi-lo)
+		for n := 0; n < N; n++ {
+			xr := X[n*C+lo : n*C+hi]
+			for c := range acc {
+				acc[c] += xr[c]
+			}
+		}
+		for c := range acc {
+			D[lo+c] += acc[c]
+		}
+	})
+}
+
+func (be *Backend) ColSumMul(dst, x, y tensor.Buf, N, C int) {
+	D, X, Y := F(dst)[:C], F(x)[:N*C], F(y)[:N*C]
+	be.parallel(C, N, func(lo, hi int) {
+		acc := make([]float32, hi-lo)
+		for n := 0; n < N; n++ {
+			xr, yr := X[n*C+lo:n*C+hi], Y[n*C+lo:n*C+hi]
+			for c := range acc {
+				acc[c] += xr[c] * yr[c]
+			}
+		}
+		for c := range acc {
+			D[lo+c] += acc[c]
+		}
+	})
+}
+
+func (be *Backend) RowSum(dst, x tensor.Buf, N, C int) {
+	D, X := F(dst)[:N], F(x)[:N*C]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			var s float32
+			for _, v := range X[n*C : (n+1)*C] {
+				s += v
+			}
+			D[n] += s
+		}
+	})
+}
+
+func (be *Backend) BroadcastCols(dst, v tensor.Buf, N, C int) {
+	D, V := F(dst)[:N*C], F(v)[:N]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			d, vn := D[n*C:(n+1)*C], V[n]
+			for c := range d {
+				d[c] += vn
+			}
+		}
+	})
+}
+
+func (be *Backend) BroadcastRows(dst, v tensor.Buf, N, C int) {
+	D, V := F(dst)[:N*C], F(v)[:C]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			d := D[n*C : (n+1)*C]
+			for c := range d {
+				d[c] += V[c]
+			}
+		}
+	})
+}
+
+// SumSquares and Sum accumulate in float64 over fixed blocks so that long
+// vectors keep their precision and the order is fixed.
+func (be *Backend) SumSquares(dst tensor.Buf, dstOff int, x tensor.Buf, n int) {
+	F(dst)[dstOff] += float32(blockSum(F(x)[:n], true))
+}
+
+func (be *Backend) Sum(dst tensor.Buf, dstOff int, x tensor.Buf, n int) {
+	F(dst)[dstOff] += float32(blockSum(F(x)[:n], false))
+}
+
+func blockSum(x []float32, square bool) float64 {
+	var total float64
+	for lo := 0; lo < len(x); lo += 4096 {
+		hi := min(lo+4096, len(x))
+		var s float32
+		if square {
+			for _, v := range x[lo:hi] {
+				s += v * v
+			}
+		} else {
+			for _, v := range x[lo:hi] {
+				s += v
+			}
+		}
+		total += float64(s)
+	}
+	return total
+}

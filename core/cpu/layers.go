@@ -1,0 +1,237 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/hutml/hut/core/tensor"
+)
+
+func (be *Backend) Embed(out tensor.Buf, tok, pos, typ tensor.IBuf, wte, wpe, tte tensor.Buf, N, C int) {
+	O, T, P, WTE, WPE := F(out)[:N*C], I(tok), I(pos), F(wte), F(wpe)
+	var Y []int32
+	var TTE []float32
+	if tte != nil {
+		Y, TTE = I(typ), F(tte)
+	}
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			o := O[n*C : (n+1)*C]
+			e := WTE[int(T[n])*C : int(T[n]+1)*C]
+			p := WPE[int(P[n])*C : int(P[n]+1)*C]
+			for c := range o {
+				o[c] = e[c] + p[c]
+			}
+			if TTE != nil {
+				t := TTE[int(Y[n])*C : int(Y[n]+1)*C]
+				for c := range o {
+					o[c] += t[c]
+				}
+			}
+		}
+	})
+}
+
+// EmbedBackward splits channels across workers; within a channel range the
+// rows are visited in order, so repeated tokens add up deterministically.
+func (be *Backend) EmbedBackward(dwte, dwpe, dtte tensor.Buf, dout tensor.Buf, tok, pos, typ tensor.IBuf, N, C int) {
+	D := F(dout)[:N*C]
+	scatter := func(dst tensor.Buf, idx tensor.IBuf) {
+		if dst == nil {
+			return
+		}
+		W, X := F(dst), I(idx)
+		be.parallel(C, N, func(lo, hi int) {
+			for n := 0; n < N; n++ {
+				w := W[int(X[n])*C+lo : int(X[n])*C+hi]
+				d := D[n*C+lo : n*C+hi]
+				for c := range w {
+					w[c] += d[c]
+				}
+			}
+		})
+	}
+	scatter(dwte, tok)
+	scatter(dwpe, pos)
+	scatter(dtte, typ)
+}
+
+func (be *Backend) GatherRows(out, x tensor.Buf, idx tensor.IBuf, n, C int) {
+	O, X, ID := F(out), F(x), I(idx)
+	for i := 0; i < n; i++ {
+		copy(O[i*C:(i+1)*C], X[int(ID[i])*C:int(ID[i]+1)*C])
+	}
+}
+
+func (be *Backend) ScatterAddRows(dx, dout tensor.Buf, idx tensor.IBuf, n, C int) {
+	DX, D, ID := F(dx), F(dout), I(idx)
+	for i := 0; i < n; i++ {
+		d := DX[int(ID[i])*C : int(ID[i]+1)*C]
+		for c, v := range D[i*C : (i+1)*C] {
+			d[c] += v
+		}
+	}
+}
+
+func (be *Backend) LayerNorm(out, mean, rstd, x, w, b tensor.Buf, N, C int, eps float32) {
+	O, M, R, X, W, B := F(out)[:N*C], F(mean)[:N], F(rstd)[:N], F(x)[:N*C], F(w)[:C], F(b)[:C]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			xr := X[n*C : (n+1)*C]
+			var s float32
+			for _, v := range xr {
+				s += v
+			}
+			mu := s / float32(C)
+			var v2 float32
+			for _, v := range xr {
+				d := v - mu
+				v2 += d * d
+			}
+			rs := 1 / float32(math.Sqrt(float64(v2/float32(C)+eps)))
+			o := O[n*C : (n+1)*C]
+			for c, v := range xr {
+				o[c] = (v-mu)*rs*W[c] + B[c]
+			}
+			M[n], R[n] = mu, rs
+		}
+	})
+}
+
+func (be *Backend) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd tensor.Buf, N, C int) {
+	DX, DO, X, W, M, R := F(dx)[:N*C], F(dout)[:N*C], F(x)[:N*C], F(w)[:C], F(mean)[:N], F(rstd)[:N]
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			do, xr, d := DO[n*C:(n+1)*C], X[n*C:(n+1)*C], DX[n*C:(n+1)*C]
+			mu, rs := M[n], R[n]
+			var dm, dmn float32
+			for c := range do {
+				norm := (xr[c] - mu) * rs
+				g := do[c] * W[c]
+				dm += g
+				dmn += g * norm
+			}
+			dm /= float32(C)
+			dmn /= float32(C)
+			for c := range do {
+				norm := (xr[c] - mu) * rs
+				d[c] = (do[c]*W[c] - dm - norm*dmn) * rs
+			}
+		}
+	})
+	if dw == nil && db == nil {
+		return
+	}
+	var DW, DB []float32
+	if dw != nil {
+		DW = F(dw)[:C]
+	}
+	if db != nil {
+		DB = F(db)[:C]
+	}
+	be.parallel(C, N, func(lo, hi int) {
+		aw := make([]float32, hi-lo)
+		ab := make([]float32, hi-lo)
+		for n := 0; n < N; n++ {
+			do, xr := DO[n*C+lo:n*C+hi], X[n*C+lo:n*C+hi]
+			mu, rs := M[n], R[n]
+			for c := range aw {
+				aw[c] += do[c] * (xr[c] - mu) * rs
+				ab[c] += do[c]
+			}
+		}
+		for c := range aw {
+			if DW != nil {
+				DW[lo+c] += aw[c]
+			}
+			if DB != nil {
+				DB[lo+c] += ab[c]
+			}
+		}
+	})
+}
+
+const sqrt2OverPi = 0.7978845608028654
+
+func (be *Backend) GELU(out, x tensor.Buf, n int, kind tensor.GELUKind) {
+	O, X := F(out)[:n], F(x)[:n]
+	be.parallel(n, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			O[i] = geluF(X[i], kind)
+		}
+	})
+}
+
+func geluF(x float32, kind tensor.GELUKind) float32 {
+	xd := float64(x)
+	if kind == tensor.GELUErf {
+		return float32(0.5 * xd * (1 + math.Erf(xd/math.Sqrt2)))
+	}
+	return float32(0.5 * xd * (1 + math.Tanh(sqrt2OverPi*(xd+0.044715*xd*xd*xd))))
+}
+
+func geluGrad(x float32, kind tensor.GELUKind) float32 {
+	xd := float64(x)
+	if kind == tensor.GELUErf {
+		return float32(0.5*(1+math.Erf(xd/math.Sqrt2)) + xd*math.Exp(-0.5*xd*xd)/math.Sqrt(2*math.Pi))
+	}
+	u := sqrt2OverPi * (xd + 0.044715*xd*xd*xd)
+	t := math.Tanh(u)
+	sech2 := 1 - t*t
+	return float32(0.5*(1+t) + 0.5*xd*sech2*sqrt2OverPi*(1+3*0.044715*xd*xd))
+}
+
+func (be *Backend) GELUBackward(dx, dout, x tensor.Buf, n int, kind tensor.GELUKind) {
+	DX, DO, X := F(dx)[:n], F(dout)[:n], F(x)[:n]
+	be.parallel(n, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			DX[i] = DO[i] * geluGrad(X[i], kind)
+		}
+	})
+}
+
+func (be *Backend) Tanh(out, x tensor.Buf, n int) {
+	O, X := F(out)[:n], F(x)[:n]
+	be.parallel(n, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			O[i] = float32(math.Tanh(float64(X[i])))
+		}
+	})
+}
+
+func (be *Backend) TanhBackward(dx, dout, y tensor.Buf, n int) {
+	DX, DO, Y := F(dx)[:n], F(dout)[:n], F(y)[:n]
+	be.parallel(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			DX[i] = DO[i] * (1 - Y[i]*Y[i])
+		}
+	})
+}
+
+func (be *Backend) Dropout(out, x tensor.Buf, n int, p float32, seed uint32) {
+	dropout(be, F(out)[:n], F(x)[:n], p, seed)
+}
+
+func (be *Backend) DropoutBackward(dx, dout tensor.Buf, n int, p float32, seed uint32) {
+	dropout(be, F(dx)[:n], F(dout)[:n], p, seed)
+}
+
+// dropout applies the shared keep mask; forward and backward are the same
+// map (scale kept elements by 1/(1-p), zero the rest).
+func dropout(be *Backend, out, x []float32, p float32, seed uint32) {
+	if p <= 0 {
+		copy(out, x)
+		return
+	}
+	thr := tensor.DropThreshold(p)
+	hs := tensor.Hash32(seed)
+	scale := 1 / (1 - p)
+	be.parallel(len(out), 4, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if tensor.Hash32(hs+uint32(i)) >= thr {
+				out[i] = x[i] * scale
+			} else {
+				out[i] = 0
+			}
+		}
+	})
+}
