@@ -88,11 +88,11 @@ type Backend interface {
 	MatMul(c, a, b Buf, m, n, k int, transA, transB bool, alpha, beta float32)
 
 	// ---- element-wise ----
-	Add(out, a, b Buf, n int)             // out = a + b
-	AddInPlace(acc, x Buf, n int)         // acc += x
-	Mul(out, a, b Buf, n int)             // out = a ⊙ b
+	Add(out, a, b Buf, n int)               // out = a + b
+	AddInPlace(acc, x Buf, n int)           // acc += x
+	Mul(out, a, b Buf, n int)               // out = a ⊙ b
 	Scale(out, x Buf, alpha float32, n int) // out = alpha·x
-	AXPY(y, x Buf, alpha float32, n int)  // y += alpha·x
+	AXPY(y, x Buf, alpha float32, n int)    // y += alpha·x
 
 	// ---- broadcasts and reductions over [N, C] ----
 	ScaleCols(out, x, s Buf, N, C int)            // out[n,c] = x[n,c]·s[c]
