@@ -18,6 +18,10 @@
 //     doc says otherwise.
 //   - Scalar outputs (loss sums, norms) are written at an element offset of
 //     a small stats buffer so that a step reads back once.
+//   - An output buffer must not be the same Buf as an input of the same
+//     call unless the op's doc allows it (WebGPU forbids binding a buffer
+//     both read-only and writable in one dispatch). Accumulating ops
+//     (AddInPlace, AXPY, ColSum, …) read and write their destination.
 //
 // Every operation has a reference implementation in package cpu; other
 // backends are held to it by parity tests.
