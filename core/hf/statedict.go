@@ -1,5 +1,14 @@
 // Package hf reads Hugging Face checkpoint directories: config.json and the
-// weights in model.safetensors (fp32, fp16 or bf16).
+// weights, from model.safetensors, a sharded set of safetensors files
+// described by model.safetensors.index.json, or a PyTorch
+// pytorch_model.bin (zip or legacy torch.save format, optionally sharded).
+// Floating-point tensors (fp32, fp16, bf16, fp64) are returned as float32;
+// integer and boolean buffers (position_ids, attention masks) are skipped.
+//
+// pytorch_model.bin files are pickles. They are read by a minimal
+// unpickler that knows only the handful of opcodes and globals torch.save
+// uses for a tensor state dict and never imports or calls anything; any
+// other content is rejected with ErrUnsupportedPickle.
 package hf
 
 import (
@@ -34,13 +43,48 @@ func (sd StateDict) Names() []string {
 }
 
 // ErrNoWeights says a directory has no weight file this package can read.
-var ErrNoWeights = errors.New("no model.safetensors in the checkpoint directory")
+var ErrNoWeights = errors.New("no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json in the checkpoint directory")
 
-// LoadDir reads the weights of a checkpoint directory.
+// Weight file names, in the order LoadDir looks for them.
+const (
+	SafetensorsName      = "model.safetensors"
+	SafetensorsIndexName = "model.safetensors.index.json"
+	TorchName            = "pytorch_model.bin"
+	TorchIndexName       = "pytorch_model.bin.index.json"
+)
+
+// WeightsFile returns the weight file of a checkpoint directory that LoadDir
+// reads: model.safetensors, model.safetensors.index.json, pytorch_model.bin
+// or pytorch_model.bin.index.json, the first that exists. Safetensors is
+// preferred because reading it runs no pickle at all.
+func WeightsFile(dir string) (string, error) {
+	for _, n := range []string{SafetensorsName, SafetensorsIndexName, TorchName, TorchIndexName} {
+		p := filepath.Join(dir, n)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("load %s: %w", dir, err)
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("load %s: not a directory", dir)
+	}
+	return "", fmt.Errorf("load %s: %w", dir, ErrNoWeights)
+}
+
+// LoadDir reads the weights of a Hugging Face checkpoint directory (see
+// WeightsFile for which file is used): a single safetensors file, a sharded
+// set described by an index, or a PyTorch pytorch_model.bin.
 func LoadDir(dir string) (StateDict, error) {
-	p := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(p); err != nil {
-		return nil, fmt.Errorf("load %s: %w", dir, ErrNoWeights)
+	p, err := WeightsFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch filepath.Base(p) {
+	case SafetensorsIndexName, TorchIndexName:
+		return LoadSharded(p)
+	case TorchName:
+		return LoadTorch(p)
 	}
 	return LoadSafetensors(p)
 }

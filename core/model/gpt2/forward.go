@@ -1,0 +1,336 @@
+package gpt2
+
+import (
+	"fmt"
+
+	"github.com/hutml/hut/core/peft"
+	"github.com/hutml/hut/core/tensor"
+)
+
+// Batch is one micro-batch of B sequences of T tokens. Targets[n] is the
+// token that position n must predict and Weights[n] its weight in the loss
+// (0 for prompt tokens and padding; the host normalises the weights so that
+// their sum over an optimizer step is 1, which makes stats[StatLoss] the mean
+// loss).
+type Batch struct {
+	B, T    int
+	Tokens  []int32
+	Targets []int32
+	Weights []float32
+}
+
+// Indices into the stats buffer that a step reads back once.
+const (
+	StatLoss   = 0 // Σ weight·loss
+	StatNormSq = 1 // ‖g‖² over trainable parameters
+	StatClip   = 2 // gradient clip factor
+	NumStats   = 4
+)
+
+// layerActs holds what a block's backward pass needs.
+type layerActs struct {
+	ln1, ln1m, ln1r tensor.Buf
+	qkv, att, atty  tensor.Buf
+	res2            tensor.Buf
+	ln2, ln2m, ln2r tensor.Buf
+	fch, fchg       tensor.Buf
+}
+
+// activations are allocated once per (B, T) shape, llm.c style.
+type activations struct {
+	B, T              int
+	tok, pos, tgt     tensor.IBuf
+	w                 tensor.Buf
+	res               []tensor.Buf // res[0] = embeddings, res[l+1] = block l output
+	layers            []layerActs
+	lnf, lnfm, lnfr   tensor.Buf
+	logits            tensor.Buf
+	stats             tensor.Buf
+	tmpA, tmpB        tensor.Buf // [N, C] scratch: projections before dropout
+	dres, dres2, dtmp tensor.Buf // [N, C]
+	dln               tensor.Buf // [N, C]
+	dqkv              tensor.Buf // [N, 3C]
+	dfch, dfchg       tensor.Buf // [N, inner]
+	attScratch        tensor.Buf
+}
+
+func (m *Model) ensureActs(B, T int) *activations {
+	if a := m.acts; a != nil && a.B == B && a.T == T {
+		return a
+	}
+	m.freeActs()
+	be, cfg := m.Be, m.Cfg
+	N, C, NH, I := B*T, cfg.NEmbd, cfg.NHead, cfg.Inner()
+	a := &activations{B: B, T: T}
+	a.tok, a.pos, a.tgt = be.NewIBuf(N), be.NewIBuf(N), be.NewIBuf(N)
+	a.w = be.NewBuf(N)
+	for l := 0; l <= cfg.NLayer; l++ {
+		a.res = append(a.res, be.NewBuf(N*C))
+	}
+	for l := 0; l < cfg.NLayer; l++ {
+		a.layers = append(a.layers, layerActs{
+			ln1: be.NewBuf(N * C), ln1m: be.NewBuf(N), ln1r: be.NewBuf(N),
+			qkv: be.NewBuf(N * 3 * C), att: be.NewBuf(B * NH * T * T), atty: be.NewBuf(N * C),
+			res2: be.NewBuf(N * C),
+			ln2:  be.NewBuf(N * C), ln2m: be.NewBuf(N), ln2r: be.NewBuf(N),
+			fch: be.NewBuf(N * I), fchg: be.NewBuf(N * I),
+		})
+	}
+	a.lnf, a.lnfm, a.lnfr = be.NewBuf(N*C), be.NewBuf(N), be.NewBuf(N)
+	a.logits = be.NewBuf(N * cfg.VocabSize)
+	a.stats = be.NewBuf(NumStats)
+	a.tmpA, a.tmpB = be.NewBuf(N*C), be.NewBuf(N*C)
+	a.dres, a.dres2, a.dtmp, a.dln = be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C)
+	a.dqkv = be.NewBuf(N * 3 * C)
+	a.dfch, a.dfchg = be.NewBuf(N*I), be.NewBuf(N*I)
+	a.attScratch = be.NewBuf(B * NH * T * T)
+	m.acts = a
+	return a
+}
+
+// FreeActivations releases the activation memory.
+func (m *Model) freeActs() {
+	a := m.acts
+	if a == nil {
+		return
+	}
+	be := m.Be
+	be.FreeI(a.tok)
+	be.FreeI(a.pos)
+	be.FreeI(a.tgt)
+	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.logits, a.stats, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.dfch, a.dfchg, a.attScratch}
+	bufs = append(bufs, a.res...)
+	for _, l := range a.layers {
+		bufs = append(bufs, l.ln1, l.ln1m, l.ln1r, l.qkv, l.att, l.atty, l.res2, l.ln2, l.ln2m, l.ln2r, l.fch, l.fchg)
+	}
+	for _, b := range bufs {
+		be.Free(b)
+	}
+	m.acts = nil
+}
+
+// Stats returns the stats buffer of the current activation set.
+func (m *Model) Stats() tensor.Buf {
+	if m.acts == nil {
+		return nil
+	}
+	return m.acts.stats
+}
+
+// Validate checks a batch against the model's limits.
+func (m *Model) Validate(b *Batch) error {
+	N := b.B * b.T
+	if b.B <= 0 || b.T <= 0 {
+		return fmt.Errorf("gpt2: batch shape B=%d T=%d", b.B, b.T)
+	}
+	if b.T > m.Cfg.NPositions {
+		return fmt.Errorf("gpt2: sequence length %d exceeds n_positions = %d", b.T, m.Cfg.NPositions)
+	}
+	if len(b.Tokens) != N || len(b.Targets) != N || len(b.Weights) != N {
+		return fmt.Errorf("gpt2: batch arrays must have B·T = %d entries (tokens %d, targets %d, weights %d)", N, len(b.Tokens), len(b.Targets), len(b.Weights))
+	}
+	for i := 0; i < N; i++ {
+		if b.Tokens[i] < 0 || int(b.Tokens[i]) >= m.Cfg.VocabSize {
+			return fmt.Errorf("gpt2: token id %d at position %d is outside the vocabulary [0, %d)", b.Tokens[i], i, m.Cfg.VocabSize)
+		}
+		if b.Weights[i] != 0 && (b.Targets[i] < 0 || int(b.Targets[i]) >= m.Cfg.VocabSize) {
+			return fmt.Errorf("gpt2: target id %d at position %d is outside the vocabulary [0, %d)", b.Targets[i], i, m.Cfg.VocabSize)
+		}
+	}
+	return nil
+}
+
+// Seeds derives the dropout seeds of one forward/backward call.
+type Seeds uint32
+
+func (s Seeds) site(layer, site int) uint32 {
+	return tensor.Hash32(uint32(s) ^ tensor.Hash32(uint32(layer*16+site+1)))
+}
+
+const (
+	siteEmbd = iota
+	siteAttn
+	siteAttnResid
+	siteMLPResid
+	siteAdAttn
+	siteAdAttnProj
+	siteAdFC
+	siteAdProj
+)
+
+// Forward runs the model on a batch and adds Σ weight·loss into
+// stats[StatLoss]. With train set, dropout is on and everything the
+// backward pass needs is kept; with grad set the logits buffer is
+// overwritten by ∂L/∂logits for Backward. Zero the stats first with
+// ZeroStats.
+func (m *Model) Forward(b *Batch, train, grad bool, seeds Seeds, smoothing float32) {
+	be, cfg := m.Be, m.Cfg
+	a := m.ensureActs(b.B, b.T)
+	B, T, C, V := b.B, b.T, cfg.NEmbd, cfg.VocabSize
+	N := B * T
+	pos := make([]int32, N)
+	for i := range pos {
+		pos[i] = int32(i % T)
+	}
+	be.WriteI(a.tok, 0, b.Tokens)
+	be.WriteI(a.pos, 0, pos)
+	be.WriteI(a.tgt, 0, b.Targets)
+	be.Write(a.w, 0, b.Weights)
+
+	drop := func(p float32) float32 {
+		if train {
+			return p
+		}
+		return 0
+	}
+	if p := drop(cfg.EmbdPdrop); p > 0 {
+		be.Embed(a.tmpA, a.tok, a.pos, nil, m.WTE.W, m.WPE.W, nil, N, C)
+		be.Dropout(a.res[0], a.tmpA, N*C, p, seeds.site(0, siteEmbd))
+	} else {
+		be.Embed(a.res[0], a.tok, a.pos, nil, m.WTE.W, m.WPE.W, nil, N, C)
+	}
+	ctx := &peft.Ctx{Be: be, WS: m.ws, Train: train}
+	gelu := m.geluKind()
+	for l, ly := range m.Layers {
+		la := &a.layers[l]
+		res := a.res[l]
+		be.LayerNorm(la.ln1, la.ln1m, la.ln1r, res, ly.LN1W.W, ly.LN1B.W, N, C, cfg.LayerNormEps)
+		ctx.Seed = seeds.site(l, siteAdAttn)
+		ly.Attn.Forward(ctx, la.qkv, la.ln1, N)
+		be.Attention(la.atty, la.att, la.qkv, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
+			PDrop: drop(cfg.AttnPdrop), Seed: seeds.site(l, siteAttn)})
+		ctx.Seed = seeds.site(l, siteAdAttnProj)
+		ly.AttnProj.Forward(ctx, a.tmpA, la.atty, N)
+		if p := drop(cfg.ResidPdrop); p > 0 {
+			be.Dropout(a.tmpB, a.tmpA, N*C, p, seeds.site(l, siteAttnResid))
+			be.Add(la.res2, res, a.tmpB, N*C)
+		} else {
+			be.Add(la.res2, res, a.tmpA, N*C)
+		}
+		be.LayerNorm(la.ln2, la.ln2m, la.ln2r, la.res2, ly.LN2W.W, ly.LN2B.W, N, C, cfg.LayerNormEps)
+		ctx.Seed = seeds.site(l, siteAdFC)
+		ly.FC.Forward(ctx, la.fch, la.ln2, N)
+		be.GELU(la.fchg, la.fch, N*cfg.Inner(), gelu)
+		ctx.Seed = seeds.site(l, siteAdProj)
+		ly.Proj.Forward(ctx, a.tmpA, la.fchg, N)
+		if p := drop(cfg.ResidPdrop); p > 0 {
+			be.Dropout(a.tmpB, a.tmpA, N*C, p, seeds.site(l, siteMLPResid))
+			be.Add(a.res[l+1], la.res2, a.tmpB, N*C)
+		} else {
+			be.Add(a.res[l+1], la.res2, a.tmpA, N*C)
+		}
+	}
+	be.LayerNorm(a.lnf, a.lnfm, a.lnfr, a.res[cfg.NLayer], m.LNFW.W, m.LNFB.W, N, C, cfg.LayerNormEps)
+	be.MatMul(a.logits, a.lnf, m.WTE.W, N, V, C, false, true, 1, 0)
+	var dlogits tensor.Buf
+	if grad {
+		dlogits = a.logits
+	}
+	be.CrossEntropy(a.stats, StatLoss, dlogits, a.logits, a.tgt, a.w, N, V, smoothing)
+}
+
+func (m *Model) geluKind() tensor.GELUKind {
+	if m.Cfg.Activation == "gelu" {
+		return tensor.GELUErf
+	}
+	return tensor.GELUTanh
+}
+
+// ZeroStats clears the stats buffer for a new step.
+func (m *Model) ZeroStats(B, T int) {
+	a := m.ensureActs(B, T)
+	m.Be.Zero(a.stats, 0, NumStats)
+}
+
+// Backward runs the backward pass of the last Forward (called with
+// train and grad set, and the same seeds), accumulating gradients into
+// the trainable parameters.
+func (m *Model) Backward(b *Batch, seeds Seeds) {
+	be, cfg, a := m.Be, m.Cfg, m.acts
+	B, T, C, V, I := b.B, b.T, cfg.NEmbd, cfg.VocabSize, cfg.Inner()
+	N := B * T
+	// LM head (tied): dlnf = dlogits·WTE, dWTE += dlogitsᵀ·lnf.
+	be.MatMul(a.dln, a.logits, m.WTE.W, N, C, V, false, false, 1, 0)
+	if m.WTE.Trainable() {
+		be.MatMul(m.WTE.G, a.logits, a.lnf, V, C, N, true, false, 1, 1)
+	}
+	be.LayerNormBackward(a.dres, gradOf(m.LNFW), gradOf(m.LNFB), a.dln, a.res[cfg.NLayer], m.LNFW.W, a.lnfm, a.lnfr, N, C)
+	ctx := &peft.Ctx{Be: be, WS: m.ws, Train: true}
+	gelu := m.geluKind()
+	for l := cfg.NLayer - 1; l >= 0; l-- {
+		ly, la := m.Layers[l], &a.layers[l]
+		// a.dres holds ∂L/∂res[l+1]. MLP branch.
+		dproj := a.dres
+		if cfg.ResidPdrop > 0 {
+			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.ResidPdrop, seeds.site(l, siteMLPResid))
+			dproj = a.dtmp
+		}
+		ctx.Seed = seeds.site(l, siteAdProj)
+		ly.Proj.Backward(ctx, a.dfchg, dproj, la.fchg, N)
+		be.GELUBackward(a.dfch, a.dfchg, la.fch, N*I, gelu)
+		ctx.Seed = seeds.site(l, siteAdFC)
+		ly.FC.Backward(ctx, a.dln, a.dfch, la.ln2, N)
+		// ∂res2 = ∂res[l+1] + LN2 backward.
+		be.LayerNormBackward(a.dres2, gradOf(ly.LN2W), gradOf(ly.LN2B), a.dln, la.res2, ly.LN2W.W, la.ln2m, la.ln2r, N, C)
+		be.AddInPlace(a.dres2, a.dres, N*C)
+		// Attention branch.
+		dap := a.dres2
+		if cfg.ResidPdrop > 0 {
+			be.DropoutBackward(a.dtmp, a.dres2, N*C, cfg.ResidPdrop, seeds.site(l, siteAttnResid))
+			dap = a.dtmp
+		}
+		ctx.Seed = seeds.site(l, siteAdAttnProj)
+		ly.AttnProj.Backward(ctx, a.dln, dap, la.atty, N)
+		be.AttentionBackward(a.dqkv, a.attScratch, a.dln, la.qkv, la.att, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
+			PDrop: cfg.AttnPdrop, Seed: seeds.site(l, siteAttn)})
+		ctx.Seed = seeds.site(l, siteAdAttn)
+		ly.Attn.Backward(ctx, a.dln, a.dqkv, la.ln1, N)
+		be.LayerNormBackward(a.dres, gradOf(ly.LN1W), gradOf(ly.LN1B), a.dln, a.res[l], ly.LN1W.W, la.ln1m, la.ln1r, N, C)
+		be.AddInPlace(a.dres, a.dres2, N*C)
+	}
+	// a.dres = ∂L/∂res[0].
+	if m.WTE.Trainable() || m.WPE.Trainable() {
+		d := a.dres
+		if cfg.EmbdPdrop > 0 {
+			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.EmbdPdrop, seeds.site(0, siteEmbd))
+			d = a.dtmp
+		}
+		be.EmbedBackward(gradOf(m.WTE), gradOf(m.WPE), nil, d, a.tok, a.pos, nil, N, C)
+	}
+}
+
+func gradOf(p *tensor.Param) tensor.Buf {
+	if p.Trainable() {
+		return p.G
+	}
+	return nil
+}
+
+// Logits runs the model in inference mode on one sequence and returns the
+// logits of every position ([T, V], row-major) and the mean next-token
+// cross-entropy over the sequence (NaN for a single token).
+func (m *Model) Logits(tokens []int32) ([]float32, float64, error) {
+	T := len(tokens)
+	if T == 0 {
+		return nil, 0, fmt.Errorf("gpt2: no tokens")
+	}
+	b := &Batch{B: 1, T: T, Tokens: tokens, Targets: make([]int32, T), Weights: make([]float32, T)}
+	for i := 0; i+1 < T; i++ {
+		b.Targets[i] = tokens[i+1]
+		b.Weights[i] = 1 / float32(T-1)
+	}
+	if err := m.Validate(b); err != nil {
+		return nil, 0, err
+	}
+	m.ZeroStats(1, T)
+	m.Forward(b, false, false, 0, 0)
+	logits := make([]float32, T*m.Cfg.VocabSize)
+	m.Be.Read(m.acts.logits, 0, logits)
+	st := make([]float32, 1)
+	m.Be.Read(m.acts.stats, StatLoss, st)
+	loss := float64(st[0])
+	if T == 1 {
+		loss = nan()
+	}
+	return logits, loss, nil
+}
