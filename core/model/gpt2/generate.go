@@ -19,9 +19,9 @@ type Generator struct {
 	m        *Model
 	Tmax     int
 	rows     int
-	slot     int       // cache slots used so far (same for every row)
-	nextPos  []int32   // next position id per row
-	mask     []int32   // [rows, Tmax] key mask
+	slot     int     // cache slots used so far (same for every row)
+	nextPos  []int32 // next position id per row
+	mask     []int32 // [rows, Tmax] key mask
 	kc, vc   []tensor.Buf
 	maskBuf  tensor.IBuf
 	maskRows int
