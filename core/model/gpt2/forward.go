@@ -45,7 +45,6 @@ type activations struct {
 	layers            []layerActs
 	lnf, lnfm, lnfr   tensor.Buf
 	logits            tensor.Buf
-	stats             tensor.Buf
 	tmpA, tmpB        tensor.Buf // [N, C] scratch: projections before dropout
 	dres, dres2, dtmp tensor.Buf // [N, C]
 	dln               tensor.Buf // [N, C]
@@ -78,7 +77,6 @@ func (m *Model) ensureActs(B, T int) *activations {
 	}
 	a.lnf, a.lnfm, a.lnfr = be.NewBuf(N*C), be.NewBuf(N), be.NewBuf(N)
 	a.logits = be.NewBuf(N * cfg.VocabSize)
-	a.stats = be.NewBuf(NumStats)
 	a.tmpA, a.tmpB = be.NewBuf(N*C), be.NewBuf(N*C)
 	a.dres, a.dres2, a.dtmp, a.dln = be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C)
 	a.dqkv = be.NewBuf(N * 3 * C)
@@ -98,7 +96,7 @@ func (m *Model) freeActs() {
 	be.FreeI(a.tok)
 	be.FreeI(a.pos)
 	be.FreeI(a.tgt)
-	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.logits, a.stats, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.dfch, a.dfchg, a.attScratch}
+	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.logits, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.dfch, a.dfchg, a.attScratch}
 	bufs = append(bufs, a.res...)
 	for _, l := range a.layers {
 		bufs = append(bufs, l.ln1, l.ln1m, l.ln1r, l.qkv, l.att, l.atty, l.res2, l.ln2, l.ln2m, l.ln2r, l.fch, l.fchg)
@@ -109,13 +107,8 @@ func (m *Model) freeActs() {
 	m.acts = nil
 }
 
-// Stats returns the stats buffer of the current activation set.
-func (m *Model) Stats() tensor.Buf {
-	if m.acts == nil {
-		return nil
-	}
-	return m.acts.stats
-}
+// NewStats allocates a zeroed stats buffer.
+func (m *Model) NewStats() tensor.Buf { return m.Be.NewBuf(NumStats) }
 
 // Validate checks a batch against the model's limits.
 func (m *Model) Validate(b *Batch) error {
@@ -159,11 +152,10 @@ const (
 )
 
 // Forward runs the model on a batch and adds Σ weight·loss into
-// stats[StatLoss]. With train set, dropout is on and everything the
-// backward pass needs is kept; with grad set the logits buffer is
-// overwritten by ∂L/∂logits for Backward. Zero the stats first with
-// ZeroStats.
-func (m *Model) Forward(b *Batch, train, grad bool, seeds Seeds, smoothing float32) {
+// stats[StatLoss] (stats has NumStats entries). With train set, dropout is
+// on and everything the backward pass needs is kept; with grad set the
+// logits buffer is overwritten by ∂L/∂logits for Backward.
+func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seeds, smoothing float32) {
 	be, cfg := m.Be, m.Cfg
 	a := m.ensureActs(b.B, b.T)
 	B, T, C, V := b.B, b.T, cfg.NEmbd, cfg.VocabSize
@@ -226,7 +218,7 @@ func (m *Model) Forward(b *Batch, train, grad bool, seeds Seeds, smoothing float
 	if grad {
 		dlogits = a.logits
 	}
-	be.CrossEntropy(a.stats, StatLoss, dlogits, a.logits, a.tgt, a.w, N, V, smoothing)
+	be.CrossEntropy(stats, StatLoss, dlogits, a.logits, a.tgt, a.w, N, V, smoothing)
 }
 
 func (m *Model) geluKind() tensor.GELUKind {
@@ -234,12 +226,6 @@ func (m *Model) geluKind() tensor.GELUKind {
 		return tensor.GELUErf
 	}
 	return tensor.GELUTanh
-}
-
-// ZeroStats clears the stats buffer for a new step.
-func (m *Model) ZeroStats(B, T int) {
-	a := m.ensureActs(B, T)
-	m.Be.Zero(a.stats, 0, NumStats)
 }
 
 // Backward runs the backward pass of the last Forward (called with
@@ -322,12 +308,13 @@ func (m *Model) Logits(tokens []int32) ([]float32, float64, error) {
 	if err := m.Validate(b); err != nil {
 		return nil, 0, err
 	}
-	m.ZeroStats(1, T)
-	m.Forward(b, false, false, 0, 0)
+	stats := m.NewStats()
+	defer m.Be.Free(stats)
+	m.Forward(b, stats, false, false, 0, 0)
 	logits := make([]float32, T*m.Cfg.VocabSize)
 	m.Be.Read(m.acts.logits, 0, logits)
 	st := make([]float32, 1)
-	m.Be.Read(m.acts.stats, StatLoss, st)
+	m.Be.Read(stats, StatLoss, st)
 	loss := float64(st[0])
 	if T == 1 {
 		loss = nan()

@@ -35,10 +35,10 @@ func tinyBatch(r *rand.Rand, cfg Config, B, T int) *Batch {
 }
 
 func loss(m *Model, b *Batch, seeds Seeds, smoothing float32) float64 {
-	m.ZeroStats(b.B, b.T)
-	m.Forward(b, true, false, seeds, smoothing)
+	stats := m.NewStats()
+	m.Forward(b, stats, true, false, seeds, smoothing)
 	st := make([]float32, 1)
-	m.Be.Read(m.Stats(), StatLoss, st)
+	m.Be.Read(stats, StatLoss, st)
 	return float64(st[0])
 }
 
@@ -72,8 +72,7 @@ func TestGradients(t *testing.T) {
 			randomize(m, r, 0.3)
 			b := tinyBatch(r, cfg, 2, 5)
 			seeds := Seeds(1234)
-			m.ZeroStats(b.B, b.T)
-			m.Forward(b, true, true, seeds, 0.1)
+			m.Forward(b, m.NewStats(), true, true, seeds, 0.1)
 			m.Backward(b, seeds)
 			named := m.TrainableNamed()
 			if len(named) == 0 {
@@ -88,13 +87,18 @@ func TestGradients(t *testing.T) {
 				}
 				for _, i := range idx {
 					old := w[i]
-					const eps = 2e-3
-					w[i] = old + eps
-					lp := loss(m, b, seeds, 0.1)
-					w[i] = old - eps
-					lm := loss(m, b, seeds, 0.1)
-					w[i] = old
-					num := (lp - lm) / (2 * eps)
+					diff := func(eps float32) float64 {
+						w[i] = old + eps
+						lp := loss(m, b, seeds, 0.1)
+						w[i] = old - eps
+						lm := loss(m, b, seeds, 0.1)
+						w[i] = old
+						return (lp - lm) / (2 * float64(eps))
+					}
+					// Richardson extrapolation cancels the O(eps²) error of
+					// central differences (the adapters make the loss strongly
+					// curved in some directions).
+					num := (4*diff(1e-3) - diff(2e-3)) / 3
 					if d := math.Abs(num - float64(g[i])); d > 1e-2*math.Max(1e-1, math.Abs(num)) && d > 2e-3 {
 						t.Errorf("%s[%d]: analytic %.6g numeric %.6g", name, i, g[i], num)
 					}
@@ -180,8 +184,7 @@ func TestHUTGradientStructure(t *testing.T) {
 		}
 	}
 	b := tinyBatch(rand.New(rand.NewPCG(1, 1)), cfg, 1, 4)
-	m.ZeroStats(1, 4)
-	m.Forward(b, true, true, 1, 0)
+	m.Forward(b, m.NewStats(), true, true, 1, 0)
 	m.Backward(b, 1)
 	l := m.Layers[0].Attn
 	ga := cpu.F(l.Ad.Params()[0].G) // [out, r]
