@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+func init() {
+	register("merge", "merge an adapter into its base model and export a Hugging Face checkpoint", runMerge)
+}
+
+func runMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("merge", "--model DIR --adapter DIR --export OUT [--dtype F32|F16|BF16]", stderr)
+	model := fs.String("model", defaultGPT2, "base checkpoint directory or a name under ./models")
+	adapter := fs.String("adapter", "", "PEFT-style adapter directory")
+	export := fs.String("export", "", "output directory for the merged checkpoint (config.json + model.safetensors)")
+	dtype := fs.String("dtype", "F32", "storage type of the exported weights: F32, F16 or BF16")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *adapter == "" || *export == "" {
+		return usagef("--adapter and --export are required")
+	}
+	switch *dtype {
+	case "F32", "F16", "BF16":
+	default:
+		return usagef("--dtype %q: want F32, F16 or BF16", *dtype)
+	}
+	m, dir, err := loadGPT2(*model)
+	if err != nil {
+		return err
+	}
+	if err := m.LoadAdapter(*adapter); err != nil {
+		return err
+	}
+	if err := m.Merge(); err != nil {
+		return err
+	}
+	if err := m.SaveHF(*export, *dtype); err != nil {
+		return err
+	}
+	if err := copyTokenizerFiles(dir, *export); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %s (%s) into %s and wrote %s\n", *adapter, m.PEFT.Method, dir, *export)
+	return nil
+}
