@@ -3,12 +3,14 @@ package cpu
 import (
 	"math"
 
+	"github.com/hutml/hut/core/gemm"
 	"github.com/hutml/hut/core/tensor"
 )
 
-// Attention computes multi-head scaled dot-product attention. Work is split
-// over (batch, head) pairs; each pair owns its rows of att and its channels
-// of out, so the split never changes a result.
+// Attention computes multi-head scaled dot-product attention with small
+// GEMMs per (batch, head): S = Q·Kᵀ/√hs, P = softmax(S) (masked), O = P̃·V
+// where P̃ is P after dropout. Work is split over (batch, head) pairs; each
+// pair owns its rows of att and its channels of out.
 func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 	B, T, C, NH := s.B, s.T, s.C, s.NH
 	hs := C / NH
@@ -22,77 +24,80 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 	hseed := tensor.Hash32(s.Seed)
 	dscale := 1 / (1 - s.PDrop)
 	be.parallel(B*NH, T*T*hs, func(lo, hi int) {
+		var pd []float32
+		if thr != 0 {
+			pd = make([]float32, T*T)
+		}
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
+			base := b * T * 3 * C
+			P := A[bh*T*T : (bh+1)*T*T]
+			gemm.Sgemm(false, true, T, T, hs, scale, Q[base+h*hs:], 3*C, Q[base+C+h*hs:], 3*C, 0, P, T)
 			for t := 0; t < T; t++ {
-				q := Q[(b*T+t)*3*C+h*hs : (b*T+t)*3*C+(h+1)*hs]
-				row := A[(bh*T+t)*T : (bh*T+t+1)*T]
 				last := T
 				if s.Causal {
 					last = t + 1
 				}
-				maxv := float32(math.Inf(-1))
-				for t2 := 0; t2 < last; t2++ {
-					if mask != nil && mask[b*T+t2] == 0 {
-						row[t2] = float32(math.Inf(-1))
-						continue
-					}
-					k := Q[(b*T+t2)*3*C+C+h*hs : (b*T+t2)*3*C+C+(h+1)*hs]
-					var d float32
-					for i := range q {
-						d += q[i] * k[i]
-					}
-					d *= scale
-					row[t2] = d
-					if d > maxv {
-						maxv = d
-					}
+				var km []int32
+				if mask != nil {
+					km = mask[b*T : b*T+last]
 				}
-				var sum float32
-				for t2 := 0; t2 < last; t2++ {
-					if math.IsInf(float64(row[t2]), -1) {
-						row[t2] = 0
-						continue
-					}
-					e := float32(math.Exp(float64(row[t2] - maxv)))
-					row[t2] = e
-					sum += e
-				}
-				inv := float32(0)
-				if sum > 0 {
-					inv = 1 / sum
-				}
-				for t2 := 0; t2 < last; t2++ {
-					row[t2] *= inv
-				}
-				for t2 := last; t2 < T; t2++ {
-					row[t2] = 0
-				}
-				o := O[(b*T+t)*C+h*hs : (b*T+t)*C+(h+1)*hs]
-				clear(o)
-				for t2 := 0; t2 < last; t2++ {
-					p := row[t2]
-					if thr != 0 {
-						if tensor.Hash32(hseed+uint32((bh*T+t)*T+t2)) < thr {
-							continue
-						}
-						p *= dscale
-					}
-					if p == 0 {
-						continue
-					}
-					v := Q[(b*T+t2)*3*C+2*C+h*hs : (b*T+t2)*3*C+2*C+(h+1)*hs]
-					for i := range o {
-						o[i] += p * v[i]
-					}
-				}
+				softmaxRow(P[t*T:(t+1)*T], last, km)
 			}
+			pv := P
+			if thr != 0 {
+				for i := range pd {
+					if tensor.Hash32(hseed+uint32(bh*T*T+i)) < thr {
+						pd[i] = 0
+					} else {
+						pd[i] = P[i] * dscale
+					}
+				}
+				pv = pd
+			}
+			gemm.Sgemm(false, false, T, hs, T, 1, pv, T, Q[base+2*C+h*hs:], 3*C, 0, O[b*T*C+h*hs:], C)
 		}
 	})
 }
 
-// AttentionBackward is the backward of Attention (the CPU version keeps its
-// own small scratch rows and does not need the scratch buffer).
+// softmaxRow turns row[:last] into probabilities (keys with km[j] == 0 get
+// 0; a row with no visible key is all zero) and zeroes row[last:].
+func softmaxRow(row []float32, last int, km []int32) {
+	maxv := float32(math.Inf(-1))
+	for j := 0; j < last; j++ {
+		if km != nil && km[j] == 0 {
+			continue
+		}
+		if row[j] > maxv {
+			maxv = row[j]
+		}
+	}
+	var sum float32
+	for j := 0; j < last; j++ {
+		if km != nil && km[j] == 0 {
+			row[j] = 0
+			continue
+		}
+		e := expf(row[j] - maxv)
+		row[j] = e
+		sum += e
+	}
+	inv := float32(0)
+	if sum > 0 {
+		inv = 1 / sum
+	}
+	for j := 0; j < last; j++ {
+		row[j] *= inv
+	}
+	clear(row[last:])
+}
+
+// AttentionBackward is the backward of Attention:
+//
+//	∂P̃ = ∂O·Vᵀ,  ∂V = P̃ᵀ·∂O,  ∂P = ∂P̃ ⊙ keep/(1-p),
+//	∂S = P ⊙ (∂P − rowsum(P⊙∂P)) / √hs,  ∂Q = ∂S·K,  ∂K = ∂Sᵀ·Q.
+//
+// The CPU version keeps per-worker T×T scratch and ignores scratch.
 func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s tensor.AttnSpec) {
 	B, T, C, NH := s.B, s.T, s.C, s.NH
 	hs := C / NH
@@ -102,62 +107,52 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 	hseed := tensor.Hash32(s.Seed)
 	dscale := 1 / (1 - s.PDrop)
 	be.parallel(B*NH, T*T*hs, func(lo, hi int) {
-		datt := make([]float32, T)
+		dP := make([]float32, T*T)
+		var pd []float32
+		if thr != 0 {
+			pd = make([]float32, T*T)
+		}
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
-			for t := 0; t < T; t++ {
-				base := (b*T + t) * 3 * C
-				clear(DQ[base+h*hs : base+(h+1)*hs])
-				clear(DQ[base+C+h*hs : base+C+(h+1)*hs])
-				clear(DQ[base+2*C+h*hs : base+2*C+(h+1)*hs])
+			base := b * T * 3 * C
+			P := A[bh*T*T : (bh+1)*T*T]
+			do := DO[b*T*C+h*hs:]
+			// ∂P̃ = ∂O·Vᵀ
+			gemm.Sgemm(false, true, T, T, hs, 1, do, C, Q[base+2*C+h*hs:], 3*C, 0, dP, T)
+			pv := P
+			if thr != 0 {
+				for i := range pd {
+					if tensor.Hash32(hseed+uint32(bh*T*T+i)) < thr {
+						pd[i] = 0
+						dP[i] = 0
+					} else {
+						pd[i] = P[i] * dscale
+						dP[i] *= dscale
+					}
+				}
+				pv = pd
 			}
+			// ∂V = P̃ᵀ·∂O
+			gemm.Sgemm(true, false, T, hs, T, 1, pv, T, do, C, 0, DQ[base+2*C+h*hs:], 3*C)
+			// ∂S (in place in dP)
 			for t := 0; t < T; t++ {
-				row := A[(bh*T+t)*T : (bh*T+t+1)*T]
 				last := T
 				if s.Causal {
 					last = t + 1
 				}
-				do := DO[(b*T+t)*C+h*hs : (b*T+t)*C+(h+1)*hs]
-				// d(probabilities) and the value gradient.
-				for t2 := 0; t2 < last; t2++ {
-					keep := float32(1)
-					if thr != 0 {
-						if tensor.Hash32(hseed+uint32((bh*T+t)*T+t2)) < thr {
-							keep = 0
-						} else {
-							keep = dscale
-						}
-					}
-					v := Q[(b*T+t2)*3*C+2*C+h*hs : (b*T+t2)*3*C+2*C+(h+1)*hs]
-					dv := DQ[(b*T+t2)*3*C+2*C+h*hs : (b*T+t2)*3*C+2*C+(h+1)*hs]
-					var d float32
-					p := row[t2] * keep
-					for i := range do {
-						d += do[i] * v[i]
-						dv[i] += p * do[i]
-					}
-					datt[t2] = d * keep
-				}
-				// Softmax backward: dpre = p·(datt − Σ p·datt).
+				p, d := P[t*T:t*T+last], dP[t*T:t*T+last]
 				var dot float32
-				for t2 := 0; t2 < last; t2++ {
-					dot += row[t2] * datt[t2]
+				for j := range p {
+					dot += p[j] * d[j]
 				}
-				q := Q[(b*T+t)*3*C+h*hs : (b*T+t)*3*C+(h+1)*hs]
-				dq := DQ[(b*T+t)*3*C+h*hs : (b*T+t)*3*C+(h+1)*hs]
-				for t2 := 0; t2 < last; t2++ {
-					dpre := row[t2] * (datt[t2] - dot) * scale
-					if dpre == 0 {
-						continue
-					}
-					k := Q[(b*T+t2)*3*C+C+h*hs : (b*T+t2)*3*C+C+(h+1)*hs]
-					dk := DQ[(b*T+t2)*3*C+C+h*hs : (b*T+t2)*3*C+C+(h+1)*hs]
-					for i := range q {
-						dq[i] += dpre * k[i]
-						dk[i] += dpre * q[i]
-					}
+				for j := range p {
+					d[j] = p[j] * (d[j] - dot) * scale
 				}
+				clear(dP[t*T+last : (t+1)*T])
 			}
+			// ∂Q = ∂S·K, ∂K = ∂Sᵀ·Q
+			gemm.Sgemm(false, false, T, hs, T, 1, dP, T, Q[base+C+h*hs:], 3*C, 0, DQ[base+h*hs:], 3*C)
+			gemm.Sgemm(true, false, T, hs, T, 1, dP, T, Q[base+h*hs:], 3*C, 0, DQ[base+C+h*hs:], 3*C)
 		}
 	})
 }
@@ -171,8 +166,9 @@ func (be *Backend) KVAttention(out, qkv, kc, vc tensor.Buf, keyMask tensor.IBuf,
 	if keyMask != nil {
 		mask = I(keyMask)[:B*Tmax]
 	}
-	be.parallel(B*NH, Tn*(pos+Tn)*hs, func(lo, hi int) {
-		row := make([]float32, pos+Tn)
+	L := pos + Tn
+	be.parallel(B*NH, Tn*L*hs, func(lo, hi int) {
+		S := make([]float32, Tn*L)
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
 			for i := 0; i < Tn; i++ {
@@ -181,53 +177,16 @@ func (be *Backend) KVAttention(out, qkv, kc, vc tensor.Buf, keyMask tensor.IBuf,
 				copy(K[dst:dst+hs], Q[src+C+h*hs:src+C+(h+1)*hs])
 				copy(V[dst:dst+hs], Q[src+2*C+h*hs:src+2*C+(h+1)*hs])
 			}
-			for i := 0; i < Tn; i++ {
-				q := Q[(b*Tn+i)*3*C+h*hs : (b*Tn+i)*3*C+(h+1)*hs]
-				last := pos + i + 1
-				maxv := float32(math.Inf(-1))
-				for t2 := 0; t2 < last; t2++ {
-					if mask != nil && mask[b*Tmax+t2] == 0 {
-						row[t2] = float32(math.Inf(-1))
-						continue
-					}
-					k := K[(bh*Tmax+t2)*hs : (bh*Tmax+t2+1)*hs]
-					var d float32
-					for j := range q {
-						d += q[j] * k[j]
-					}
-					d *= scale
-					row[t2] = d
-					if d > maxv {
-						maxv = d
-					}
-				}
-				var sum float32
-				for t2 := 0; t2 < last; t2++ {
-					if math.IsInf(float64(row[t2]), -1) {
-						row[t2] = 0
-						continue
-					}
-					e := float32(math.Exp(float64(row[t2] - maxv)))
-					row[t2] = e
-					sum += e
-				}
-				o := O[(b*Tn+i)*C+h*hs : (b*Tn+i)*C+(h+1)*hs]
-				clear(o)
-				if sum == 0 {
-					continue
-				}
-				inv := 1 / sum
-				for t2 := 0; t2 < last; t2++ {
-					p := row[t2] * inv
-					if p == 0 {
-						continue
-					}
-					v := V[(bh*Tmax+t2)*hs : (bh*Tmax+t2+1)*hs]
-					for j := range o {
-						o[j] += p * v[j]
-					}
-				}
+			kb := K[bh*Tmax*hs:]
+			gemm.Sgemm(false, true, Tn, L, hs, scale, Q[b*Tn*3*C+h*hs:], 3*C, kb, hs, 0, S, L)
+			var km []int32
+			if mask != nil {
+				km = mask[b*Tmax : b*Tmax+L]
 			}
+			for i := 0; i < Tn; i++ {
+				softmaxRow(S[i*L:(i+1)*L], pos+i+1, km)
+			}
+			gemm.Sgemm(false, false, Tn, hs, L, 1, S, L, V[bh*Tmax*hs:], hs, 0, O[b*Tn*C+h*hs:], C)
 		}
 	})
 }

@@ -162,22 +162,20 @@ func (be *Backend) GELU(out, x tensor.Buf, n int, kind tensor.GELUKind) {
 }
 
 func geluF(x float32, kind tensor.GELUKind) float32 {
-	xd := float64(x)
 	if kind == tensor.GELUErf {
+		xd := float64(x)
 		return float32(0.5 * xd * (1 + math.Erf(xd/math.Sqrt2)))
 	}
-	return float32(0.5 * xd * (1 + math.Tanh(sqrt2OverPi*(xd+0.044715*xd*xd*xd))))
+	return 0.5 * x * (1 + tanhf(sqrt2OverPi*(x+0.044715*x*x*x)))
 }
 
 func geluGrad(x float32, kind tensor.GELUKind) float32 {
-	xd := float64(x)
 	if kind == tensor.GELUErf {
+		xd := float64(x)
 		return float32(0.5*(1+math.Erf(xd/math.Sqrt2)) + xd*math.Exp(-0.5*xd*xd)/math.Sqrt(2*math.Pi))
 	}
-	u := sqrt2OverPi * (xd + 0.044715*xd*xd*xd)
-	t := math.Tanh(u)
-	sech2 := 1 - t*t
-	return float32(0.5*(1+t) + 0.5*xd*sech2*sqrt2OverPi*(1+3*0.044715*xd*xd))
+	t := tanhf(sqrt2OverPi * (x + 0.044715*x*x*x))
+	return 0.5*(1+t) + 0.5*x*(1-t*t)*sqrt2OverPi*(1+3*0.044715*x*x)
 }
 
 func (be *Backend) GELUBackward(dx, dout, x tensor.Buf, n int, kind tensor.GELUKind) {

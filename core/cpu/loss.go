@@ -33,10 +33,16 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 					maxv = z
 				}
 			}
+			// Sums run in float32 over blocks of 256 added in float64.
 			var sum, zsum float64
-			for _, z := range row {
-				sum += math.Exp(float64(z - maxv))
-				zsum += float64(z)
+			for lo := 0; lo < V; lo += 256 {
+				var s, zs float32
+				for _, z := range row[lo:min(lo+256, V)] {
+					s += expf(z - maxv)
+					zs += z
+				}
+				sum += float64(s)
+				zsum += float64(zs)
 			}
 			lse := float64(maxv) + math.Log(sum)
 			t := int(T[n])
@@ -45,10 +51,10 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 			losses[n] = float64(w) * loss
 			if D != nil {
 				d := D[n*V : (n+1)*V]
-				inv := 1 / sum
+				inv := float32(1 / sum)
 				off := float32(eps / float64(V))
 				for v, z := range row {
-					d[v] = w * (float32(math.Exp(float64(z-maxv))*inv) - off)
+					d[v] = w * (expf(z-maxv)*inv - off)
 				}
 				d[t] -= w * float32(1-eps)
 			}
