@@ -93,6 +93,9 @@ func LoadDir(dir string) (StateDict, error) {
 func LoadSafetensors(path string) (StateDict, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		if b, rerr := os.ReadFile(path); rerr == nil && isLFSPointer(b) {
+			return nil, fmt.Errorf("%s: %w", path, errLFSPointer)
+		}
 		return nil, err
 	}
 	return fromFile(f, path)
