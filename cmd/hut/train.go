@@ -172,9 +172,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				if v, ok := s.Eval["eval_loss"]; ok {
 					line += fmt.Sprintf("  eval-loss %.4f", v)
 				}
-				if bar != nil {
-					fmt.Fprint(stderr, "\r\x1b[K")
-				}
+				bar.Clear()
 				fmt.Fprintln(stdout, line)
 			}
 		}}

@@ -18,6 +18,10 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 	losses := make([]float64, N)
 	eps := float64(smoothing)
 	be.parallel(N, V, func(lo, hi int) {
+		var scratch []float32
+		if D == nil {
+			scratch = make([]float32, V)
+		}
 		for n := lo; n < hi; n++ {
 			w := W[n]
 			row := L[n*V : (n+1)*V]
@@ -28,35 +32,48 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 				continue
 			}
 			maxv := row[0]
-			for _, z := range row {
-				if z > maxv {
-					maxv = z
-				}
-			}
-			// Sums run in float32 over blocks of 256 added in float64.
-			var sum, zsum float64
+			var zsum float64
 			for lo := 0; lo < V; lo += 256 {
-				var s, zs float32
+				var zs float32
 				for _, z := range row[lo:min(lo+256, V)] {
-					s += expf(z - maxv)
+					if z > maxv {
+						maxv = z
+					}
 					zs += z
 				}
-				sum += float64(s)
 				zsum += float64(zs)
 			}
-			lse := float64(maxv) + math.Log(sum)
 			t := int(T[n])
-			nll := lse - float64(row[t])
+			zt := row[t]
+			// One exp per logit: e = exp(z - max) goes into the gradient row
+			// (which may be the logits row itself) and is scaled in place.
+			out := scratch
+			if D != nil {
+				out = D[n*V : (n+1)*V]
+			}
+			var sum float64
+			for lo := 0; lo < V; lo += 256 {
+				var s float32
+				hi := min(lo+256, V)
+				src, dst := row[lo:hi], out[lo:hi]
+				for i, z := range src {
+					e := expf(z - maxv)
+					dst[i] = e
+					s += e
+				}
+				sum += float64(s)
+			}
+			lse := float64(maxv) + math.Log(sum)
+			nll := lse - float64(zt)
 			loss := (1-eps)*nll + eps*(lse-zsum/float64(V))
 			losses[n] = float64(w) * loss
 			if D != nil {
-				d := D[n*V : (n+1)*V]
-				inv := float32(1 / sum)
-				off := float32(eps / float64(V))
-				for v, z := range row {
-					d[v] = w * (expf(z-maxv)*inv - off)
+				scale := w * float32(1/sum)
+				off := w * float32(eps/float64(V))
+				for v := range out {
+					out[v] = out[v]*scale - off
 				}
-				d[t] -= w * float32(1-eps)
+				out[t] -= w * float32(1-eps)
 			}
 		}
 	})

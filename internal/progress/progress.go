@@ -147,3 +147,14 @@ func FormatDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d:%02d", m, s)
 }
+
+// Clear erases the bar's line on a terminal so that a log line can be
+// printed; the next Set redraws it. It does nothing on other streams.
+func (b *Bar) Clear() {
+	if b == nil || !b.tty {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fmt.Fprint(b.w, "\r\x1b[K")
+}
