@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 )
@@ -61,6 +62,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
+	if path := os.Getenv("HUT_CPUPROFILE"); path != "" {
+		if stopProfile, err := startProfile(path); err != nil {
+			fmt.Fprintf(stderr, "hut: HUT_CPUPROFILE: %v\n", err)
+		} else {
+			defer stopProfile()
+		}
+	}
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "hut: unknown command %q\n\n", name)
@@ -95,6 +103,20 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].short)
 	}
 	fmt.Fprintf(w, "\nwith no command, hut runs %q on its embedded defaults\n", defaultCommand)
+}
+
+// startProfile writes a CPU profile to path until the returned function
+// runs (HUT_CPUPROFILE=FILE hut …; inspect with go tool pprof).
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // usageError marks a bad flag or argument (exit code 2).

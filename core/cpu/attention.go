@@ -73,14 +73,18 @@ func softmaxRow(row []float32, last int, km []int32) {
 		}
 	}
 	var sum float32
-	for j := 0; j < last; j++ {
-		if km != nil && km[j] == 0 {
-			row[j] = 0
-			continue
+	if km == nil {
+		sum = expSubSum(row[:last], row[:last], maxv)
+	} else {
+		for j := 0; j < last; j++ {
+			if km[j] == 0 {
+				row[j] = 0
+				continue
+			}
+			e := expf(row[j] - maxv)
+			row[j] = e
+			sum += e
 		}
-		e := expf(row[j] - maxv)
-		row[j] = e
-		sum += e
 	}
 	inv := float32(0)
 	if sum > 0 {

@@ -60,3 +60,31 @@ func tanhf(u float32) float32 {
 	}
 	return a
 }
+
+// expSubSumGo is the portable expSubSum.
+func expSubSumGo(dst, src []float32, m float32) float32 {
+	var s float32
+	for i, z := range src {
+		e := expf(z - m)
+		dst[i] = e
+		s += e
+	}
+	return s
+}
+
+func maxSumGo(src []float32) (float32, float32) {
+	m, s := src[0], float32(0)
+	for _, v := range src {
+		if v > m {
+			m = v
+		}
+		s += v
+	}
+	return m, s
+}
+
+func scaleShiftGo(x []float32, a, b float32) {
+	for i, v := range x {
+		x[i] = v*a + b
+	}
+}

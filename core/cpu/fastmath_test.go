@@ -47,3 +47,63 @@ func BenchmarkExpf(b *testing.B) {
 	_ = s
 	b.ReportMetric(float64(b.N*len(x))/b.Elapsed().Seconds()/1e6, "Mexp/s")
 }
+
+func TestExpSubSum(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 1000, 50257} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(math.Sin(float64(i))*30 - 10)
+		}
+		src = append(src, -200, float32(math.Inf(-1)))[:n]
+		var m float32 = 25
+		dst := make([]float32, n)
+		got := expSubSum(dst, src, m)
+		var want float64
+		for i, z := range src {
+			e := math.Exp(float64(z - m))
+			want += e
+			if d := math.Abs(float64(dst[i]) - e); d > 4e-7*e+1e-37 {
+				t.Fatalf("n=%d: exp(%v) = %v, want %v", n, z-m, dst[i], e)
+			}
+		}
+		if math.Abs(float64(got)-want) > 1e-5*want+1e-30 {
+			t.Fatalf("n=%d: sum %v, want %v", n, got, want)
+		}
+	}
+}
+
+func BenchmarkExpSubSum(b *testing.B) {
+	src := make([]float32, 50257)
+	for i := range src {
+		src[i] = float32(i%300) * -0.05
+	}
+	dst := make([]float32, len(src))
+	for i := 0; i < b.N; i++ {
+		expSubSum(dst, src, 0)
+	}
+	b.ReportMetric(float64(b.N*len(src))/b.Elapsed().Seconds()/1e6, "Mexp/s")
+}
+
+func TestMaxSumScaleShift(t *testing.T) {
+	for _, n := range []int{1, 5, 8, 13, 64, 257} {
+		x := make([]float32, n)
+		var wm float32 = -1e9
+		var ws float64
+		for i := range x {
+			x[i] = float32(math.Cos(float64(i*7)) * float64(i))
+			wm = max(wm, x[i])
+			ws += float64(x[i])
+		}
+		m, s := maxSum(x)
+		if m != wm || math.Abs(float64(s)-ws) > 1e-4*math.Max(1, math.Abs(ws))*float64(n) {
+			t.Fatalf("n=%d: maxSum = %v, %v; want %v, %v", n, m, s, wm, ws)
+		}
+		y := append([]float32(nil), x...)
+		scaleShift(y, 2, -1)
+		for i := range y {
+			if y[i] != x[i]*2-1 {
+				t.Fatalf("n=%d: scaleShift[%d] = %v, want %v", n, i, y[i], x[i]*2-1)
+			}
+		}
+	}
+}

@@ -31,16 +31,12 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 				}
 				continue
 			}
+			// Max and sum over blocks of 256 (sums added in float64).
 			maxv := row[0]
 			var zsum float64
 			for lo := 0; lo < V; lo += 256 {
-				var zs float32
-				for _, z := range row[lo:min(lo+256, V)] {
-					if z > maxv {
-						maxv = z
-					}
-					zs += z
-				}
+				m, zs := maxSum(row[lo:min(lo+256, V)])
+				maxv = max(maxv, m)
 				zsum += float64(zs)
 			}
 			t := int(T[n])
@@ -53,15 +49,8 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 			}
 			var sum float64
 			for lo := 0; lo < V; lo += 256 {
-				var s float32
 				hi := min(lo+256, V)
-				src, dst := row[lo:hi], out[lo:hi]
-				for i, z := range src {
-					e := expf(z - maxv)
-					dst[i] = e
-					s += e
-				}
-				sum += float64(s)
+				sum += float64(expSubSum(out[lo:hi], row[lo:hi], maxv))
 			}
 			lse := float64(maxv) + math.Log(sum)
 			nll := lse - float64(zt)
@@ -70,9 +59,7 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 			if D != nil {
 				scale := w * float32(1/sum)
 				off := w * float32(eps/float64(V))
-				for v := range out {
-					out[v] = out[v]*scale - off
-				}
+				scaleShift(out, scale, -off)
 				out[t] -= w * float32(1-eps)
 			}
 		}
