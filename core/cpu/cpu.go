@@ -42,6 +42,10 @@ func New() *Backend { return &Backend{threads: runtime.GOMAXPROCS(0)} }
 // Name returns "cpu".
 func (be *Backend) Name() string { return "cpu" }
 
+// Err is always nil: the CPU backend fails synchronously (it panics on
+// programming errors such as too-small buffers).
+func (be *Backend) Err() error { return nil }
+
 // F returns the host slice behind a Buf of this backend. Code outside the
 // engine (tests, the teaching view) may use it; model code must not.
 func F(b tensor.Buf) []float32 {

@@ -71,6 +71,10 @@ type AdamW struct {
 // elements. See the package comment for the conventions.
 type Backend interface {
 	Name() string
+	// Err returns the first asynchronous failure of the backend (device
+	// lost, out of memory, an invalid call), or nil. Operations after a
+	// failure may be skipped; callers check Err after Read.
+	Err() error
 
 	// ---- memory ----
 	NewBuf(n int) Buf   // zero-filled
@@ -80,7 +84,9 @@ type Backend interface {
 	Write(dst Buf, off int, src []float32)
 	WriteI(dst IBuf, off int, src []int32)
 	// Read copies n = len(dst) elements starting at off into dst, after all
-	// earlier operations have completed.
+	// earlier operations have completed. In the browser Read blocks its
+	// goroutine until the GPU is done: call it from a goroutine, never
+	// directly inside a js.FuncOf callback.
 	Read(src Buf, off int, dst []float32)
 	Zero(b Buf, off, n int)
 	Copy(dst Buf, dstOff int, src Buf, srcOff int, n int)
