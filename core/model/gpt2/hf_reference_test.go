@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hutml/hut/core/cpu"
+	"github.com/hutml/hut/core/decode"
 )
 
 // TestHFReference loads random checkpoints written in Hugging Face layout by
@@ -47,9 +48,11 @@ func checkDir(t *testing.T, root string) {
 		dir := filepath.Join(root, e.Name())
 		t.Run(root+"/"+e.Name(), func(t *testing.T) {
 			var exp struct {
-				Tokens []int32
-				Logits []float64
-				Loss   float64
+				Tokens  []int32
+				Logits  []float64
+				Loss    float64
+				Prompts [][]int
+				Greedy  [][]int
 			}
 			b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 			if err != nil {
@@ -80,6 +83,21 @@ func checkDir(t *testing.T, root string) {
 				t.Errorf("loss %v, reference %v", loss, exp.Loss)
 			}
 			t.Logf("max |Δlogit| = %.2g, loss %.6f vs %.6f", maxd, loss, exp.Loss)
+			// Greedy decoding of a left-padded batch through the KV cache must
+			// give the tokens of generate() with an attention mask.
+			g, err := m.NewGenerator(16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := decode.Greedy(g, exp.Prompts, decode.Options{MaxNewTokens: len(exp.Greedy[0])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if !equalInts(r.Tokens, exp.Greedy[i]) {
+					t.Errorf("greedy row %d: %v, reference %v", i, r.Tokens, exp.Greedy[i])
+				}
+			}
 		})
 	}
 }

@@ -60,25 +60,29 @@ def conv1d(x, w, b):  # transformers.pytorch_utils.Conv1D: x @ W + b, W [in, out
     return torch.addmm(b, x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[1])
 
 
-def gpt2_forward(p, cfg, ids):
-    T = ids.shape[1]
+def gpt2_forward(p, cfg, ids, attention_mask=None):
+    B, T = ids.shape
     nh, C = cfg["n_head"], cfg["n_embd"]
     hs = C // nh
     eps = cfg["layer_norm_epsilon"]
-    pos = torch.arange(T).unsqueeze(0)
+    if attention_mask is None:
+        attention_mask = torch.ones(B, T, dtype=torch.long)
+    # generate()'s position ids for left padding: cumsum(mask) - 1, pads -> 1
+    pos = attention_mask.cumsum(-1) - 1
+    pos = pos.masked_fill(attention_mask == 0, 1)
     h = p["wte.weight"][ids] + p["wpe.weight"][pos]
-    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T) & attention_mask.bool().view(B, 1, 1, T)
     for i in range(cfg["n_layer"]):
         q = f"h.{i}."
         a = layer_norm(h, p[q + "ln_1.weight"], p[q + "ln_1.bias"], eps)
         qkv = conv1d(a, p[q + "attn.c_attn.weight"], p[q + "attn.c_attn.bias"])
         qq, kk, vv = qkv.split(C, dim=2)
-        sh = lambda t: t.view(1, T, nh, hs).permute(0, 2, 1, 3)
+        sh = lambda t: t.view(B, T, nh, hs).permute(0, 2, 1, 3)
         qq, kk, vv = sh(qq), sh(kk), sh(vv)
         w = torch.matmul(qq, kk.transpose(-1, -2)) / (vv.size(-1) ** 0.5)
         w = torch.where(causal, w, torch.tensor(torch.finfo(w.dtype).min))
         w = torch.softmax(w, dim=-1)
-        o = torch.matmul(w, vv).permute(0, 2, 1, 3).reshape(1, T, C)
+        o = torch.matmul(w, vv).permute(0, 2, 1, 3).reshape(B, T, C)
         o = conv1d(o, p[q + "attn.c_proj.weight"], p[q + "attn.c_proj.bias"])
         h = h + o
         m = layer_norm(h, p[q + "ln_2.weight"], p[q + "ln_2.bias"], eps)
@@ -86,10 +90,20 @@ def gpt2_forward(p, cfg, ids):
         m = conv1d(m, p[q + "mlp.c_proj.weight"], p[q + "mlp.c_proj.bias"])
         h = h + m
     h = layer_norm(h, p["ln_f.weight"], p["ln_f.bias"], eps)
-    logits = torch.matmul(h, p["wte.weight"].t())
-    # Loss as GPT2LMHeadModel computes it with labels = input_ids.
-    loss = torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:])
-    return logits[0], loss
+    return torch.matmul(h, p["wte.weight"].t())  # [B, T, V]
+
+
+def greedy_left_padded(p, cfg, prompts, new_tokens, pad):
+    """generate(do_sample=False) on a left-padded batch, without a cache:
+    every step reruns the padded sequences with their attention mask."""
+    L = max(len(q) for q in prompts)
+    ids = torch.tensor([[pad] * (L - len(q)) + q for q in prompts])
+    mask = torch.tensor([[0] * (L - len(q)) + [1] * len(q) for q in prompts])
+    for _ in range(new_tokens):
+        nxt = gpt2_forward(p, cfg, ids, mask)[:, -1].argmax(-1)
+        ids = torch.cat([ids, nxt.view(-1, 1)], dim=1)
+        mask = torch.cat([mask, torch.ones(len(prompts), 1, dtype=torch.long)], dim=1)
+    return [row[L:].tolist() for row in ids]
 
 
 def main():
@@ -122,7 +136,11 @@ def main():
         T = min(P, 12)
         ids = torch.randint(0, V, (1, T), generator=g)
         with torch.no_grad():
-            logits, loss = gpt2_forward(p, cfg, ids)
+            logits = gpt2_forward(p, cfg, ids)[0]
+            # Loss as GPT2LMHeadModel computes it with labels = input_ids.
+            loss = torch.nn.functional.cross_entropy(logits[:-1], ids[0, 1:])
+            prompts = [torch.randint(0, V, (n,), generator=g).tolist() for n in (5, 2, 3)]
+            greedy = greedy_left_padded(p, cfg, prompts, 6, V - 1)
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
         pre = "transformer." if prefix else ""
@@ -136,7 +154,7 @@ def main():
             json.dump(cfg, f, indent=1)
         with open(os.path.join(d, "expected.json"), "w") as f:
             json.dump({"tokens": ids[0].tolist(), "logits": [float(x) for x in logits.flatten()],
-                       "loss": float(loss), "torch": torch.__version__}, f)
+                       "loss": float(loss), "prompts": prompts, "greedy": greedy, "torch": torch.__version__}, f)
 
 
 if __name__ == "__main__":
