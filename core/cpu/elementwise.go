@@ -13,20 +13,12 @@ func (be *Backend) Add(out, a, b tensor.Buf, n int) {
 
 func (be *Backend) AddInPlace(acc, x tensor.Buf, n int) {
 	A, X := F(acc)[:n], F(x)[:n]
-	be.parallel(n, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			A[i] += X[i]
-		}
-	})
+	be.parallel(n, 1, func(lo, hi int) { addVec(A[lo:hi], X[lo:hi]) })
 }
 
 func (be *Backend) Mul(out, a, b tensor.Buf, n int) {
 	O, A, B := F(out)[:n], F(a)[:n], F(b)[:n]
-	be.parallel(n, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			O[i] = A[i] * B[i]
-		}
-	})
+	be.parallel(n, 1, func(lo, hi int) { mulVec(O[lo:hi], A[lo:hi], B[lo:hi]) })
 }
 
 func (be *Backend) Scale(out, x tensor.Buf, alpha float32, n int) {
@@ -51,10 +43,7 @@ func (be *Backend) ScaleCols(out, x, s tensor.Buf, N, C int) {
 	O, X, S := F(out)[:N*C], F(x)[:N*C], F(s)[:C]
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			o, xr := O[n*C:(n+1)*C], X[n*C:(n+1)*C]
-			for c := range o {
-				o[c] = xr[c] * S[c]
-			}
+			mulVec(O[n*C:(n+1)*C], X[n*C:(n+1)*C], S)
 		}
 	})
 }
@@ -75,10 +64,7 @@ func (be *Backend) AddBias(y, bias tensor.Buf, N, C int) {
 	Y, B := F(y)[:N*C], F(bias)[:C]
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			yr := Y[n*C : (n+1)*C]
-			for c := range yr {
-				yr[c] += B[c]
-			}
+			addVec(Y[n*C:(n+1)*C], B)
 		}
 	})
 }
@@ -90,14 +76,9 @@ func (be *Backend) ColSum(dst, x tensor.Buf, N, C int) {
 	be.parallel(C, N, func(lo, hi int) {
 		acc := make([]float32, hi-lo)
 		for n := 0; n < N; n++ {
-			xr := X[n*C+lo : n*C+hi]
-			for c := range acc {
-				acc[c] += xr[c]
-			}
+			addVec(acc, X[n*C+lo:n*C+hi])
 		}
-		for c := range acc {
-			D[lo+c] += acc[c]
-		}
+		addVec(D[lo:hi], acc)
 	})
 }
 
@@ -106,10 +87,7 @@ func (be *Backend) ColSumMul(dst, x, y tensor.Buf, N, C int) {
 	be.parallel(C, N, func(lo, hi int) {
 		acc := make([]float32, hi-lo)
 		for n := 0; n < N; n++ {
-			xr, yr := X[n*C+lo:n*C+hi], Y[n*C+lo:n*C+hi]
-			for c := range acc {
-				acc[c] += xr[c] * yr[c]
-			}
+			fmaVec(acc, X[n*C+lo:n*C+hi], Y[n*C+lo:n*C+hi])
 		}
 		for c := range acc {
 			D[lo+c] += acc[c]

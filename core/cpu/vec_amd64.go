@@ -1,0 +1,55 @@
+package cpu
+
+import "github.com/hutml/hut/internal/cpufeat"
+
+//go:noescape
+func mulVecAVX2(out, a, b []float32)
+
+//go:noescape
+func fmaVecAVX2(acc, a, b []float32)
+
+//go:noescape
+func addVecAVX2(acc, a []float32)
+
+// mulVec sets out[i] = a[i]·b[i] (len(out) ≥ len(a), len(b) ≥ len(a)).
+func mulVec(out, a, b []float32) {
+	n := 0
+	if cpufeat.AVX2FMA {
+		n = len(a) &^ 31
+		mulVecAVX2(out[:len(a)], a, b[:len(a)])
+	}
+	mulVecGo(out[n:len(a)], a[n:], b[n:len(a)])
+}
+
+// fmaVec sets acc[i] += a[i]·b[i]. On amd64 with FMA every element is one
+// fused multiply-add, the tail included (it goes through the vector kernel
+// in a padded block), so a result never depends on where a slice starts or
+// ends — and so not on how work is split across threads. Elsewhere it is a
+// multiply then an add.
+func fmaVec(acc, a, b []float32) {
+	if !cpufeat.AVX2FMA {
+		fmaVecGo(acc[:len(a)], a, b[:len(a)])
+		return
+	}
+	n := len(a) &^ 31
+	fmaVecAVX2(acc[:len(a)], a, b[:len(a)])
+	if n == len(a) {
+		return
+	}
+	var ta, tb, tc [32]float32
+	k := copy(ta[:], a[n:])
+	copy(tb[:], b[n:len(a)])
+	copy(tc[:], acc[n:len(a)])
+	fmaVecAVX2(tc[:], ta[:], tb[:])
+	copy(acc[n:len(a)], tc[:k])
+}
+
+// addVec sets acc[i] += a[i].
+func addVec(acc, a []float32) {
+	n := 0
+	if cpufeat.AVX2FMA {
+		n = len(a) &^ 31
+		addVecAVX2(acc[:len(a)], a)
+	}
+	addVecGo(acc[n:len(a)], a[n:])
+}

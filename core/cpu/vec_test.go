@@ -1,0 +1,46 @@
+package cpu
+
+import "testing"
+
+func TestVecKernels(t *testing.T) {
+	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000} {
+		a, b, acc := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i], acc[i] = float32(i)*0.5-3, float32(i%7)-2.5, float32(i%3)
+		}
+		out := make([]float32, n)
+		mulVec(out, a, b)
+		f := append([]float32(nil), acc...)
+		fmaVec(f, a, b)
+		s := append([]float32(nil), acc...)
+		addVec(s, a)
+		for i := range a {
+			// Exactly representable products: FMA and mul+add agree.
+			if out[i] != a[i]*b[i] || f[i] != acc[i]+a[i]*b[i] || s[i] != acc[i]+a[i] {
+				t.Fatalf("n=%d i=%d: mul %v fma %v add %v", n, i, out[i], f[i], s[i])
+			}
+		}
+	}
+}
+
+// TestFMAVecSplitInvariant: the result of an element must not depend on
+// where the slice it is in starts (the thread split).
+func TestFMAVecSplitInvariant(t *testing.T) {
+	n := 200
+	a, b, acc := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range a {
+		a[i], b[i], acc[i] = 1.0/float32(i+3), float32(i)/7+0.1, 1/float32(i+1)
+	}
+	whole := append([]float32(nil), acc...)
+	fmaVec(whole, a, b)
+	for _, cut := range []int{1, 7, 33, 100} {
+		parts := append([]float32(nil), acc...)
+		fmaVec(parts[:cut], a[:cut], b[:cut])
+		fmaVec(parts[cut:], a[cut:], b[cut:])
+		for i := range whole {
+			if parts[i] != whole[i] {
+				t.Fatalf("cut %d: element %d = %v, whole-slice %v", cut, i, parts[i], whole[i])
+			}
+		}
+	}
+}
