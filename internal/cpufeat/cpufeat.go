@@ -5,3 +5,7 @@ package cpufeat
 
 // AVX2FMA is true when AVX2 and FMA instructions may be used.
 var AVX2FMA = detectAVX2FMA()
+
+// AVX512F is true when AVX-512 Foundation instructions may be used (the CPU
+// has them and the OS saves the ZMM state).
+var AVX512F = detectAVX512F()

@@ -82,20 +82,21 @@ func New(be tensor.Backend, cfg Config) *Model {
 // with std 0.02 (c_proj weights 0.02/√(2·n_layer)), zero biases, unit norms.
 func (m *Model) Init(seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
-	normal := func(p *tensor.Param, std float64) {
-		v := make([]float32, p.Size())
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() * std)
+	// Values are written in chunks so that initialising a large model
+	// needs no second copy of it in host memory.
+	chunk := make([]float32, 1<<16)
+	gen := func(p *tensor.Param, f func() float32) {
+		n := p.Size()
+		for off := 0; off < n; off += len(chunk) {
+			c := chunk[:min(len(chunk), n-off)]
+			for i := range c {
+				c[i] = f()
+			}
+			m.Be.Write(p.W, off, c)
 		}
-		m.Be.Write(p.W, 0, v)
 	}
-	fill := func(p *tensor.Param, x float32) {
-		v := make([]float32, p.Size())
-		for i := range v {
-			v[i] = x
-		}
-		m.Be.Write(p.W, 0, v)
-	}
+	normal := func(p *tensor.Param, std float64) { gen(p, func() float32 { return float32(rng.NormFloat64() * std) }) }
+	fill := func(p *tensor.Param, x float32) { gen(p, func() float32 { return x }) }
 	projStd := 0.02 / math.Sqrt(2*float64(m.Cfg.NLayer))
 	normal(m.WTE, 0.02)
 	normal(m.WPE, 0.01)

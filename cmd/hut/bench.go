@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hutml/hut/core/cpu"
+	"github.com/hutml/hut/core/gemm"
+	"github.com/hutml/hut/core/model/gpt2"
+	"github.com/hutml/hut/core/peft"
+	"github.com/hutml/hut/core/tensor"
+	"github.com/hutml/hut/internal/bench"
+	"github.com/hutml/hut/internal/blaspeer"
+	"github.com/hutml/hut/internal/peak"
+)
+
+func init() {
+	register("bench", "benchmark the CPU engine: sgemm vs OpenBLAS/gonum, GPT-2 124M training steps per method", runBench)
+}
+
+// benchRecord is one JSON line of hut bench.
+type benchRecord map[string]any
+
+func emit(w io.Writer, r benchRecord) {
+	b, _ := json.Marshal(r)
+	fmt.Fprintln(w, string(b))
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "[--gemm] [--step] [--methods frozen,hut,lora,hira,full] [--peers]", stderr)
+	doGemm := fs.Bool("gemm", false, "only the sgemm comparison")
+	doStep := fs.Bool("step", false, "only the training-step benchmark")
+	methods := fs.String("methods", "frozen,hut,lora,hira,full", "methods for the step benchmark (frozen = forward + input-gradient pass)")
+	steps := fs.Int("steps", 5, "timed steps per method (the median is reported)")
+	B := fs.Int("B", 4, "batch size of the step benchmark")
+	T := fs.Int("T", 64, "sequence length of the step benchmark")
+	r := fs.Int("r", 8, "adapter rank")
+	pairs := fs.Int("pairs", 9, "sgemm: alternating samples per library and shape")
+	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
+	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
+	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
+	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := setThreads(*threads); err != nil {
+		return err
+	}
+	if *B <= 0 || *T <= 0 || *steps <= 0 || *r <= 0 {
+		return usagef("--B, --T, --steps and --r must be positive")
+	}
+	if *child != "" {
+		return stepChild(*child, *B, *T, *r, *steps, stdout)
+	}
+	all := !*doGemm && !*doStep
+	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
+		"cpu": cpuModel(), "gemm_kernel": gemm.Impl(), "openblas": blaspeer.Available(), "openblas_core": blaspeer.CoreName()})
+	pk, havePeak := peak.Measure(600*time.Millisecond, strings.Contains(gemm.Impl(), "512"))
+	if havePeak {
+		emit(stdout, benchRecord{"bench": "peak", "isa": pk.ISA, "threads": pk.Threads, "gflops": round(pk.GFLOPS, 1)})
+	}
+	if all || *doGemm {
+		if !blaspeer.Available() {
+			fmt.Fprintln(stderr, "hut bench: OpenBLAS not compiled in (needs libopenblas-dev and `go run -tags openblas ./cmd/hut bench`): ours vs gonum only")
+		}
+		rows := bench.CompareGemm(bench.GemmOptions{Pairs: *pairs, Gonum: *gonum, Log: stderr})
+		for _, row := range rows {
+			s := row.Shape
+			rec := benchRecord{"bench": "sgemm", "shape": s.Name, "m": s.M, "n": s.N, "k": s.K, "trans_a": s.TransA, "trans_b": s.TransB,
+				"ours_gflops": round(row.Ours, 1)}
+			if row.OpenBLAS > 0 {
+				rec["openblas_gflops"], rec["ratio_openblas"] = round(row.OpenBLAS, 1), round(row.Ratio, 3)
+			}
+			if row.Gonum > 0 {
+				rec["gonum_gflops"], rec["ratio_gonum"] = round(row.Gonum, 2), round(row.GonumRatio, 1)
+			}
+			emit(stdout, rec)
+		}
+	}
+	if all || *doStep {
+		res := map[string]benchRecord{}
+		for _, m := range strings.Split(*methods, ",") {
+			m = strings.TrimSpace(m)
+			if m == "" {
+				continue
+			}
+			if m != "frozen" {
+				if _, err := peft.Lookup(m); err != nil {
+					return usagef("--methods: %v", err)
+				}
+			}
+			rec, err := stepInChild(m, *B, *T, *r, *steps, stderr)
+			if err != nil {
+				return err
+			}
+			if havePeak {
+				if g, ok := rec["gflops"].(float64); ok {
+					rec["peak_fraction"] = round(g/pk.GFLOPS, 3)
+				}
+			}
+			res[m] = rec
+			emit(stdout, rec)
+		}
+		if *peers {
+			for _, m := range []string{"frozen", "hut", "lora", "full"} {
+				if _, ok := res[m]; !ok {
+					continue
+				}
+				p, err := pytorchPeer(m, *B, *T, *r, runtime.GOMAXPROCS(0))
+				if err != nil {
+					fmt.Fprintf(stderr, "hut bench: PyTorch peer unavailable: %v\n", err)
+					break
+				}
+				p["bench"] = "peer"
+				if ours, ok := res[m]["step_s"].(float64); ok {
+					if theirs, ok := p["step_s_median"].(float64); ok && ours > 0 {
+						p["speedup_of_hut_engine"] = round(theirs/ours, 2)
+					}
+				}
+				emit(stdout, p)
+			}
+		}
+		if h, ok := res["hut"]["step_s"].(float64); ok {
+			sum := benchRecord{"bench": "summary"}
+			for _, o := range []string{"frozen", "lora", "hira", "full"} {
+				if v, ok := res[o]["step_s"].(float64); ok && v > 0 {
+					sum["hut_over_"+o] = round(h/v, 3)
+				}
+			}
+			emit(stdout, sum)
+		}
+	}
+	return nil
+}
+
+// stepInChild runs one method's step benchmark in a fresh process so that
+// its peak memory is its own.
+func stepInChild(method string, B, T, r, steps int, stderr io.Writer) (benchRecord, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "bench", "--child-step", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
+		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0)))
+	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	fmt.Fprintf(stderr, "bench: GPT-2 124M %s step, B=%d T=%d…\n", method, B, T)
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("bench %s: %w", method, err)
+	}
+	var rec benchRecord
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &rec); err != nil {
+		return nil, fmt.Errorf("bench %s: %w (%q)", method, err, out.String())
+	}
+	return rec, nil
+}
+
+// stepChild times training steps of GPT-2 124M (random weights, dropout off
+// as in the PyTorch peer) and prints one JSON record.
+func stepChild(method string, B, T, r, steps int, stdout io.Writer) error {
+	cfg := gpt2.Small()
+	cfg.ResidPdrop, cfg.EmbdPdrop, cfg.AttnPdrop = 0, 0, 0
+	m := gpt2.New(cpu.New(), cfg)
+	m.Init(1)
+	if method != "frozen" {
+		pc := &peft.Config{Method: method, R: r}
+		if err := m.Attach(pc); err != nil {
+			return err
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	N := B * T
+	batch := &gpt2.Batch{B: B, T: T, Tokens: make([]int32, N), Targets: make([]int32, N), Weights: make([]float32, N)}
+	for i := range batch.Tokens {
+		batch.Tokens[i] = int32(rng.IntN(cfg.VocabSize))
+		batch.Targets[i] = int32(rng.IntN(cfg.VocabSize))
+		batch.Weights[i] = 1 / float32(N)
+	}
+	be := m.Be
+	stats := m.NewStats()
+	params := m.Trainable()
+	step := func(s int) {
+		be.Zero(stats, 0, gpt2.NumStats)
+		for _, p := range params {
+			be.Zero(p.G, 0, p.Size())
+		}
+		m.Forward(batch, stats, true, true, gpt2.Seeds(s), 0)
+		m.Backward(batch, gpt2.Seeds(s))
+		for _, p := range params {
+			be.SumSquares(stats, gpt2.StatNormSq, p.G, p.Size())
+		}
+		host := make([]float32, 2)
+		be.Read(stats, 0, host)
+		be.ClipScale(stats, gpt2.StatClip, gpt2.StatNormSq, 1)
+		for _, p := range params {
+			be.AdamWStep(p.W, p.G, p.M, p.V, p.Size(), tensor.AdamW{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: s + 1}, stats, gpt2.StatClip)
+		}
+	}
+	step(0) // warm-up: allocates activations and packing buffers
+	times := make([]float64, steps)
+	for i := range times {
+		t0 := time.Now()
+		step(i + 1)
+		times[i] = time.Since(t0).Seconds()
+	}
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	tr, _ := m.CountParams()
+	fpt := flopsPerToken(cfg, method, T, r)
+	emit(stdout, benchRecord{"bench": "step", "model": "gpt2-124M", "method": method, "B": B, "T": T, "r": r,
+		"step_s": round(med, 4), "step_s_min": round(times[0], 4), "tokens_per_s": round(float64(N)/med, 1),
+		"flops_per_token": round(fpt/1e6, 1), "flops_unit": "MFLOP", "gflops": round(fpt*float64(N)/med/1e9, 1),
+		"trainable": tr, "peak_rss_mb": peakRSSMB()})
+	return nil
+}
+
+// flopsPerToken counts the useful model FLOPs of one training token as
+// docs/benchmarks.md defines them: 2 per matmul weight for the forward
+// pass, 2 for the input gradient, 2 more for the weight gradient where
+// weights train (full; HiRA's adapted matrices), plus attention (QKᵀ and
+// P·V over T keys: 4·T·C per layer forward, twice that backward) and the
+// low-rank branches of LoRA.
+func flopsPerToken(cfg gpt2.Config, method string, T, r int) float64 {
+	C, L, V, I := float64(cfg.NEmbd), float64(cfg.NLayer), float64(cfg.VocabSize), float64(cfg.Inner())
+	block := 4*C*C + 2*C*I // qkv + proj + fc + fcproj weights per layer
+	nmm := L*block + V*C
+	attn := 12 * float64(T) * C * L
+	f := 4*nmm + attn
+	switch method {
+	case "full":
+		f += 2 * nmm
+	case "hira": // the dense weight gradient of c_attn in every layer
+		f += 2 * L * 3 * C * C
+	case "lora": // c_attn: forward 2r(in+out), backward about twice that
+		f += 6 * L * float64(r) * (C + 3*C)
+	}
+	return f
+}
+
+// peakRSSMB reads the process's peak resident memory (VmHWM) on Linux.
+func peakRSSMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "VmHWM:") {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 {
+				kb, _ := strconv.ParseFloat(fields[1], 64)
+				return round(kb/1024, 1)
+			}
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+// pytorchPeer runs tools/peer_pytorch_bench.py with Debian's python3-torch.
+func pytorchPeer(method string, B, T, r, threads int) (benchRecord, error) {
+	script := filepath.Join("tools", "peer_pytorch_bench.py")
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("%s not found (run from the repository root)", script)
+	}
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		py = "python3"
+	}
+	out, err := exec.Command(py, script, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
+		"--r", strconv.Itoa(r), "--threads", strconv.Itoa(threads)).Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", script, err)
+	}
+	var rec benchRecord
+	if err := json.Unmarshal(bytes.TrimSpace(out), &rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func round(x float64, digits int) float64 {
+	p := 1.0
+	for i := 0; i < digits; i++ {
+		p *= 10
+	}
+	return float64(int64(x*p+0.5)) / p
+}
