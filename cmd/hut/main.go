@@ -39,7 +39,7 @@ func register(name, short string, run func(args []string, stdout, stderr io.Writ
 }
 
 // defaultCommand runs when hut is started without a subcommand.
-var defaultCommand = "train"
+var defaultCommand = "serve"
 
 func main() {
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
