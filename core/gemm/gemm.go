@@ -3,17 +3,99 @@
 // orientations training needs (A·B, A·Bᵀ, Aᵀ·B) and Aᵀ·Bᵀ, without
 // materialised transposes.
 //
-// Results are bit-identical whatever the number of threads: work is split
-// over blocks of C only, and each element's k-sum is always accumulated in
-// the same order.
+// # Algorithm
+//
+// Sgemm is a packed, cache-blocked GEMM in the style of BLIS/GotoBLAS. The k
+// dimension is cut into blocks of at most kcMax; for each block the operands
+// are copied ("packed") into contiguous micro-panels — mr rows of op(A) laid
+// out column by column, nr columns of op(B) laid out row by row — so that a
+// register-tiled micro-kernel can stream them. Transposition is handled by
+// the packing routines, so all four orientations run the same kernel.
+//
+// On amd64 the micro-kernel is Go assembly chosen at start-up from CPUID:
+// an 8×32 AVX-512 tile (kernel_avx512_amd64.s, 16 zmm accumulators) where
+// AVX-512F is available, else a 6×16 AVX2+FMA tile (kernel_amd64.s, 12 ymm
+// accumulators, VFMADD231PS). Elsewhere (wasm, arm64, amd64 without
+// AVX2/FMA, or with the purego build tag) a register-tiled pure-Go 3×4
+// kernel runs. The blocking (k blocks of at most 256) is the same for all.
+//
+// # Threads and determinism
+//
+// The smaller of the two operands is packed once into a shared buffer, on
+// demand, by whichever worker first needs each part. The output C is cut
+// into independent chunks (column or row strips, large first and smaller
+// towards the end) that worker goroutines take from a shared counter; each
+// chunk packs its own slice of the other operand. Work is split over blocks
+// of C only: every element of C is produced by the same sequence of
+// floating-point operations — its k-sum accumulated in index order within
+// each k block, k blocks added in order, then alpha and beta applied — no
+// matter which goroutine computes it or how many there are. Results are
+// therefore bit-identical for any thread count and across runs. The two
+// assembly kernels compute every element the same way (a chain of FMAs in k
+// order), so AVX2 and AVX-512 machines agree bit for bit; the pure-Go
+// kernel rounds products separately and differs in the last bits.
+//
+// The number of goroutines is at most runtime.GOMAXPROCS(0) (see
+// SetMaxThreads), and small products run on the calling goroutine.
 package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C where C is m×n with row
 // stride ldc, op(A) is m×k and op(B) is k×n. With transA, A is stored k×m
-// (row stride lda); with transB, B is stored n×k (row stride ldb). beta = 0
-// overwrites C (NaNs in C are not propagated).
+// (row stride lda), otherwise m×k; with transB, B is stored n×k (row stride
+// ldb), otherwise k×n. beta = 0 overwrites C without reading it (NaNs in C
+// are not propagated); alpha = 0 or k = 0 only scales C by beta, without
+// reading A or B. Only the elements of a, b and c that the matrices occupy
+// are accessed. It panics if a dimension or stride is invalid or a slice is
+// too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	Ref(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	p := problem{
+		transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+	}
+	run(active, &p)
+}
+
+// SgemmScaled computes C = alpha·op(A)·diag(s)·op(B) + beta·C: s has length
+// k and scales column p of op(A) — the inner dimension — by s[p]. With
+// A = X (tokens × channels) and transB, it is (X⊙s)·Wᵀ where s broadcasts
+// over the rows of X. The scaling is folded into the packing of A: each
+// product op(A)[i][p]·s[p] is rounded to float32 before it enters the dot
+// product, so the result is bit-identical to Sgemm on the explicitly scaled
+// matrix, without writing that matrix. s = nil is Sgemm. Other arguments
+// are as for Sgemm; it panics if len(s) < k.
+func SgemmScaled(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if s != nil && len(s) < k {
+		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(s), k))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	p := problem{
+		transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+		scaleA: s,
+	}
+	run(active, &p)
 }
 
 // Ref is the plain triple-loop reference used by tests.
@@ -39,6 +121,498 @@ func Ref(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, 
 				c[i*ldc+j] = alpha * s
 			} else {
 				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+// Impl names the micro-kernel in use: "avx512-8x32", "avx2-6x16" or
+// "go-3x4".
+func Impl() string { return active.name }
+
+// Impls lists the micro-kernels this machine can run, the default first.
+func Impls() []string {
+	var l []string
+	for _, im := range available() {
+		l = append(l, im.name)
+	}
+	return l
+}
+
+// UseImpl selects a micro-kernel by name, for benchmarks and tests; ""
+// restores the default. It must not be called while Sgemm runs. The
+// assembly kernels give bit-identical results; the pure-Go one does not.
+func UseImpl(name string) error {
+	if name == "" {
+		active = available()[0]
+		return nil
+	}
+	for _, im := range available() {
+		if im.name == name {
+			active = im
+			return nil
+		}
+	}
+	return fmt.Errorf("gemm: kernel %q not available here (have %v)", name, Impls())
+}
+
+var maxThreads atomic.Int32
+
+// SetMaxThreads caps the number of goroutines one Sgemm call uses; n <= 0
+// means runtime.GOMAXPROCS(0) (the default). It returns the previous
+// setting. Results do not depend on it.
+func SetMaxThreads(n int) int {
+	if n < 0 {
+		n = 0
+	}
+	return int(maxThreads.Swap(int32(n)))
+}
+
+func threadCap() int {
+	t := runtime.GOMAXPROCS(0)
+	if mt := int(maxThreads.Load()); mt > 0 && mt < t {
+		t = mt
+	}
+	return t
+}
+
+// minFlopsPerThread is the work below which another goroutine does not pay
+// for its start-up and wake-up latency.
+const minFlopsPerThread = 4 << 20
+
+func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("a", a, ar, ac, lda, m > 0 && n > 0 && k > 0)
+	checkMat("b", b, br, bc, ldb, m > 0 && n > 0 && k > 0)
+	checkMat("c", c, m, n, ldc, m > 0 && n > 0)
+}
+
+func checkMat(name string, s []float32, rows, cols, ld int, used bool) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: ld%s=%d < max(1, %d)", name, ld, cols))
+	}
+	if used && rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: len(%s)=%d < %d for a %d×%d matrix with stride %d", name, len(s), (rows-1)*ld+cols, rows, cols, ld))
+	}
+}
+
+// scaleC sets C = beta·C (beta = 0: C = 0, C not read).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// impl is one micro-kernel with its packing routines and block sizes.
+type impl struct {
+	name   string
+	mr, nr int // register tile
+	kcMax  int // k block (micro-panels stay in L1)
+	mcMax  int // rows of packed A reused from L2, multiple of mr
+	ncMax  int // columns of packed B per chunk, multiple of nr
+
+	// packA packs rows [i0, i0+rows) and columns [p0, p0+kc) of op(A) into
+	// ceil(rows/mr) micro-panels of mr×kc, column-major within a panel,
+	// zero-padded to a multiple of mr rows.
+	packA func(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int)
+	// packB packs rows [p0, p0+kc) and columns [j0, j0+cols) of op(B) into
+	// ceil(cols/nr) micro-panels of kc×nr, row-major within a panel,
+	// zero-padded to a multiple of nr columns.
+	packB func(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int)
+	// tile computes the full mr×nr tile C = alpha·Ap·Bp + beta·C from one
+	// packed micro-panel of each operand; beta = 0 does not read C.
+	tile func(kc int, ap, bp, c []float32, ldc int, alpha, beta float32)
+}
+
+// active is the implementation Sgemm uses: available()[0] unless UseImpl
+// changed it.
+var active = available()[0]
+
+// problem is one Sgemm call.
+type problem struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	scaleA         []float32 // SgemmScaled's s, or nil
+}
+
+// packA packs op(A) like impl.packA and applies SgemmScaled's scaling.
+func (p *problem) packA(im *impl, dst []float32, i0, rows, p0, kc int) {
+	im.packA(dst, p.transA, p.a, p.lda, i0, rows, p0, kc)
+	if p.scaleA != nil {
+		scalePanels(dst[:roundUp(rows, im.mr)*kc], p.scaleA[p0:p0+kc], im.mr)
+	}
+}
+
+// scalePanels multiplies entry p of every packed A column (mr floats) by
+// s[p], panel after panel.
+func scalePanels(dst, s []float32, mr int) {
+	kc := len(s)
+	for len(dst) >= mr*kc {
+		pan := dst[:mr*kc]
+		for p, v := range s {
+			col := pan[p*mr : p*mr+mr]
+			for i := range col {
+				col[i] *= v
+			}
+		}
+		dst = dst[mr*kc:]
+	}
+}
+
+// worker holds one goroutine's scratch space.
+type worker struct {
+	im   *impl
+	pack []float32 // the chunk's own packed operand
+	tmp  []float32 // mr×nr edge tile
+}
+
+// Scratch space is recycled through small free lists rather than sync.Pool,
+// which is emptied at every garbage collection and would make the next call
+// allocate and zero megabytes again. The lists only grow to the number of
+// buffers in use at once, and are capped: workers hold at most ~1 MiB each,
+// shared buffers at most maxShared floats (8 MiB) each.
+const (
+	maxFreeWorkers = 64
+	maxFreeShared  = 4
+)
+
+var (
+	freeMu      sync.Mutex
+	freeWorkers []*worker
+	freeShared  [][]float32
+)
+
+func getWorker(im *impl, packLen int) *worker {
+	var w *worker
+	freeMu.Lock()
+	if n := len(freeWorkers); n > 0 {
+		w = freeWorkers[n-1]
+		freeWorkers = freeWorkers[:n-1]
+	}
+	freeMu.Unlock()
+	if w == nil || w.im != im {
+		w = &worker{im: im, tmp: make([]float32, im.mr*im.nr)}
+	}
+	if cap(w.pack) < packLen {
+		w.pack = make([]float32, packLen)
+	}
+	w.pack = w.pack[:packLen]
+	return w
+}
+
+func putWorker(w *worker) {
+	freeMu.Lock()
+	if len(freeWorkers) < maxFreeWorkers {
+		freeWorkers = append(freeWorkers, w)
+	}
+	freeMu.Unlock()
+}
+
+// getShared returns a buffer of n floats (contents undefined).
+func getShared(n int) []float32 {
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	best := -1
+	for i, b := range freeShared {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(freeShared[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return make([]float32, n)
+	}
+	b := freeShared[best]
+	freeShared = append(freeShared[:best], freeShared[best+1:]...)
+	return b[:n]
+}
+
+func putShared(b []float32) {
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	if len(freeShared) < maxFreeShared {
+		freeShared = append(freeShared, b)
+		return
+	}
+	// Replace the smallest one if this one is larger.
+	small := 0
+	for i, x := range freeShared {
+		if cap(x) < cap(freeShared[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(freeShared[small]) {
+		freeShared[small] = b
+	}
+}
+
+// maxShared bounds the shared packed operand (floats) per k super-block:
+// a larger operand is packed and consumed one super-block of k at a time
+// (a variable for tests).
+var maxShared = 1 << 21
+
+func roundUp(x, r int) int { return (x + r - 1) / r * r }
+
+// plan is how one call is cut up.
+type plan struct {
+	packAShared bool  // A is packed once and shared; chunks are column strips of C
+	kcb         int   // k block size; the last block may be shorter
+	nkb         int   // number of k blocks
+	superKB     int   // k blocks per super-block (bounded by maxShared)
+	dimPad      int   // rows of A (or columns of B) of the shared operand, padded
+	bounds      []int // chunk c covers columns (or rows) [bounds[c], bounds[c+1])
+	maxChunk    int   // largest chunk
+	threads     int
+}
+
+func (pl *plan) nchunks() int { return len(pl.bounds) - 1 }
+
+// makePlan fills pl (reusing pl.bounds' storage) for problem p.
+func makePlan(im *impl, p *problem, pl *plan) {
+	pl.nkb = (p.k + im.kcMax - 1) / im.kcMax
+	// Balance the k blocks; a multiple of 8 keeps the packing fast paths.
+	// The k blocking depends on k only: it alone fixes the arithmetic.
+	pl.kcb = min(roundUp((p.k+pl.nkb-1)/pl.nkb, 8), im.kcMax)
+	pl.nkb = (p.k + pl.kcb - 1) / pl.kcb
+	pl.packAShared = p.m <= p.n
+	var other, step, maxChunk int
+	if pl.packAShared {
+		pl.dimPad = roundUp(p.m, im.mr)
+		other, step, maxChunk = p.n, im.nr, im.ncMax
+	} else {
+		pl.dimPad = roundUp(p.n, im.nr)
+		other, step, maxChunk = p.m, im.mr, im.mcMax
+	}
+	pl.superKB = max(1, min(pl.nkb, maxShared/(pl.dimPad*pl.kcb)))
+
+	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
+	t := min(threadCap(), int(flops/minFlopsPerThread)+1)
+	// Guided chunks: each takes 1/(2t) of what is left, so they start large
+	// and end small, and a core that loses time to a neighbour (or a
+	// goroutine that starts late) delays the end by one small chunk only.
+	pl.bounds = append(pl.bounds[:0], 0)
+	pl.maxChunk = 0
+	for off := 0; off < other; {
+		c := maxChunk
+		if t > 1 {
+			c = min(maxChunk, max(roundUp((other-off+2*t-1)/(2*t), step), 2*step))
+		}
+		c = min(c, other-off)
+		pl.maxChunk = max(pl.maxChunk, c)
+		off += c
+		pl.bounds = append(pl.bounds, off)
+	}
+	pl.threads = max(1, min(t, pl.nchunks()))
+}
+
+// job is one Sgemm call in flight; jobs are recycled so that a call does
+// not allocate.
+type job struct {
+	p       problem
+	im      *impl
+	pl      plan
+	r       int // panel width of the shared operand (mr or nr)
+	packLen int // per-worker packing buffer (floats)
+	group   int // panels per packing task of the shared operand
+	gpb     int // packing tasks per k block
+	sp      []float32
+	kb0     int // first k block of the current super-block
+	nkb     int // k blocks in the current super-block
+	// state of each packing task of the current super-block: 0 not
+	// started, 1 being packed, 2 packed.
+	state []atomic.Int32
+	next  atomic.Int64 // next chunk to hand out
+	wg    sync.WaitGroup
+}
+
+var jobPool = sync.Pool{New: func() any { return new(job) }}
+
+// run executes problem p with implementation im.
+func run(im *impl, p *problem) {
+	j := jobPool.Get().(*job)
+	j.p, j.im = *p, im
+	makePlan(im, &j.p, &j.pl)
+	pl := &j.pl
+	if pl.packAShared {
+		j.r = im.mr
+		j.packLen = roundUp(pl.maxChunk, im.nr) * pl.kcb
+	} else {
+		j.r = im.nr
+		j.packLen = roundUp(pl.maxChunk, im.mr) * pl.kcb
+	}
+	// Packing tasks of the shared operand: about 64 KiB of packed data each.
+	j.group = max(1, (16<<10)/(j.r*pl.kcb))
+	j.gpb = (pl.dimPad/j.r + j.group - 1) / j.group
+	j.sp = getShared(pl.dimPad * pl.kcb * min(pl.superKB, pl.nkb))
+	if n := pl.superKB * j.gpb; cap(j.state) < n {
+		j.state = make([]atomic.Int32, n)
+	} else {
+		j.state = j.state[:n]
+	}
+	for j.kb0 = 0; j.kb0 < pl.nkb; j.kb0 += pl.superKB {
+		j.nkb = min(pl.superKB, pl.nkb-j.kb0)
+		for i := range j.state {
+			j.state[i].Store(0)
+		}
+		j.next.Store(0)
+		threads := pl.threads
+		j.wg.Add(threads - 1)
+		for i := 1; i < threads; i++ {
+			go j.helper()
+		}
+		j.work()
+		j.wg.Wait()
+	}
+	putShared(j.sp)
+	j.sp = nil
+	j.p = problem{} // drop references to the caller's slices
+	jobPool.Put(j)
+}
+
+func (j *job) helper() {
+	defer j.wg.Done()
+	j.work()
+}
+
+// work takes chunks of C from the shared counter until none is left.
+func (j *job) work() {
+	w := getWorker(j.im, j.packLen)
+	for {
+		ch := int(j.next.Add(1) - 1)
+		if ch >= j.pl.nchunks() {
+			break
+		}
+		j.chunk(w, ch)
+	}
+	putWorker(w)
+}
+
+// ensurePacked makes sure k block q of the current super-block of the
+// shared operand is packed: it packs every part that no one has claimed
+// yet, then waits for the parts that other workers are packing.
+func (j *job) ensurePacked(q int) {
+	st := j.state[q*j.gpb : (q+1)*j.gpb]
+	waiting := false
+	for g := range st {
+		switch st[g].Load() {
+		case 2:
+		case 0:
+			if st[g].CompareAndSwap(0, 1) {
+				j.packShared(q, g)
+				st[g].Store(2)
+				continue
+			}
+			waiting = true
+		default:
+			waiting = true
+		}
+	}
+	if !waiting {
+		return
+	}
+	for g := range st {
+		for st[g].Load() != 2 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// packShared packs task g of k block q of the shared operand.
+func (j *job) packShared(q, g int) {
+	p, pl, im := &j.p, &j.pl, j.im
+	p0 := (j.kb0 + q) * pl.kcb
+	kc := min(pl.kcb, p.k-p0)
+	first := g * j.group * j.r
+	dst := j.sp[q*pl.dimPad*pl.kcb+first*kc:]
+	if pl.packAShared {
+		p.packA(im, dst, first, min(j.group*j.r, p.m-first), p0, kc)
+	} else {
+		im.packB(dst, p.transB, p.b, p.ldb, first, min(j.group*j.r, p.n-first), p0, kc)
+	}
+}
+
+// chunk computes chunk ch of C (a strip of columns when A is shared, of
+// rows when B is shared) over the current super-block of k.
+func (j *job) chunk(w *worker, ch int) {
+	p, pl, im := &j.p, &j.pl, j.im
+	for q := 0; q < j.nkb; q++ {
+		j.ensurePacked(q)
+		p0 := (j.kb0 + q) * pl.kcb
+		kc := min(pl.kcb, p.k-p0)
+		beta := p.beta
+		if p0 > 0 {
+			beta = 1
+		}
+		blk := j.sp[q*pl.dimPad*pl.kcb:]
+		if pl.packAShared {
+			j0, nc := pl.bounds[ch], pl.bounds[ch+1]-pl.bounds[ch]
+			bp := w.pack[:roundUp(nc, im.nr)*kc]
+			im.packB(bp, p.transB, p.b, p.ldb, j0, nc, p0, kc)
+			for ic := 0; ic < p.m; ic += im.mcMax {
+				mc := min(im.mcMax, p.m-ic)
+				w.macro(mc, nc, kc, blk[ic*kc:], bp, p.c, ic*p.ldc+j0, p.ldc, p.alpha, beta)
+			}
+		} else {
+			i0, mc := pl.bounds[ch], pl.bounds[ch+1]-pl.bounds[ch]
+			ap := w.pack[:roundUp(mc, im.mr)*kc]
+			p.packA(im, ap, i0, mc, p0, kc)
+			for jc := 0; jc < p.n; jc += im.ncMax {
+				nc := min(im.ncMax, p.n-jc)
+				w.macro(mc, nc, kc, ap, blk[jc*kc:], p.c, i0*p.ldc+jc, p.ldc, p.alpha, beta)
+			}
+		}
+	}
+}
+
+// macro multiplies an mc×kc block of packed A by a kc×nc block of packed B
+// into C[off:] (row stride ldc): for each nr-wide micro-panel of B (kept in
+// L1), all mr-high micro-panels of A (kept in L2).
+func (w *worker) macro(mc, nc, kc int, ap, bp, c []float32, off, ldc int, alpha, beta float32) {
+	im := w.im
+	mr, nr := im.mr, im.nr
+	for jr := 0; jr < nc; jr += nr {
+		bpan := bp[jr*kc : (jr+nr)*kc]
+		nn := min(nr, nc-jr)
+		for ir := 0; ir < mc; ir += mr {
+			apan := ap[ir*kc : (ir+mr)*kc]
+			mm := min(mr, mc-ir)
+			o := off + ir*ldc + jr
+			if mm == mr && nn == nr {
+				im.tile(kc, apan, bpan, c[o:], ldc, alpha, beta)
+				continue
+			}
+			// Edge tile: run the same kernel on a scratch tile so that
+			// every element gets the same arithmetic as in a full tile.
+			t := w.tmp
+			if beta != 0 {
+				for i := 0; i < mm; i++ {
+					copy(t[i*nr:i*nr+nn], c[o+i*ldc:o+i*ldc+nn])
+				}
+			}
+			im.tile(kc, apan, bpan, t, nr, alpha, beta)
+			for i := 0; i < mm; i++ {
+				copy(c[o+i*ldc:o+i*ldc+nn], t[i*nr:i*nr+nn])
 			}
 		}
 	}

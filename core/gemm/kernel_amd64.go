@@ -1,0 +1,233 @@
+//go:build amd64 && !purego
+
+package gemm
+
+// The assembly implementations: AVX2+FMA (kernel_amd64.s, a 6×16
+// micro-kernel) and AVX-512 (kernel_avx512_amd64.s, 8×32), with assembly
+// packing for full micro-panels. Both accumulate every element of C as a
+// chain of FMAs in k order over the same k blocks and finish with the same
+// alpha/beta arithmetic, so they give bit-identical results.
+
+// available lists the implementations this CPU supports, fastest first.
+func available() []*impl {
+	var l []*impl
+	if hasAVX512() {
+		l = append(l, avx512Impl)
+	}
+	if hasAVX2FMA() {
+		l = append(l, avx2Impl)
+	}
+	return append(l, goImpl)
+}
+
+var avx512Impl = &impl{
+	name:  "avx512-8x32",
+	mr:    8,
+	nr:    32,
+	kcMax: 256,
+	mcMax: 128,
+	ncMax: 1024,
+	packA: packA8,
+	packB: packB32,
+	tile:  tile8x32,
+}
+
+var avx2Impl = &impl{
+	name:  "avx2-6x16",
+	mr:    6,
+	nr:    16,
+	kcMax: 256,
+	mcMax: 144,
+	ncMax: 1024,
+	packA: packA6,
+	packB: packB16,
+	tile:  tile6x16,
+}
+
+// hasAVX2FMA reports whether the CPU and the OS support AVX2 and FMA.
+func hasAVX2FMA() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+	)
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0 // AVX2
+}
+
+// hasAVX512 reports whether the CPU and the OS support AVX-512F (and AVX2
+// and FMA, used by the packing routines).
+func hasAVX512() bool {
+	if !hasAVX2FMA() {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 { // opmask, ZMM_Hi256, Hi16_ZMM
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<16) != 0 // AVX512F
+}
+
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+func xgetbv() (eax, edx uint32)
+
+// kern6x16 computes the 6×16 tile at c (row stride ldc floats) as
+// alpha·acc + beta·c (beta = 0: alpha·acc, c not read), where acc is the
+// sum over p < kc of a[6p+i]·b[16p+j] accumulated in order of p.
+//
+//go:noescape
+func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// interleave16 packs 16 rows of kc floats (row stride ld) as dst[16p+l].
+//
+//go:noescape
+func interleave16(dst, src *float32, ld, kc int)
+
+// interleave6 packs 6 rows of kc floats (row stride ld) as dst[6p+l].
+//
+//go:noescape
+func interleave6(dst, src *float32, ld, kc int)
+
+// strips16 copies kc rows of 16 floats (row stride ld) to dst[16p+l].
+//
+//go:noescape
+func strips16(dst, src *float32, ld, kc int)
+
+// strips6 copies kc rows of 6 floats (row stride ld) to dst[6p+l].
+//
+//go:noescape
+func strips6(dst, src *float32, ld, kc int)
+
+// kern8x32 is kern6x16's AVX-512 counterpart for an 8×32 tile.
+//
+//go:noescape
+func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// interleave8 packs 8 rows of kc floats (row stride ld) as dst[dstride·p+l].
+//
+//go:noescape
+func interleave8(dst, src *float32, ld, kc, dstride int)
+
+// stripsN copies kc rows of 8·w8 floats (row stride ld) to dst[8·w8·p+l].
+//
+//go:noescape
+func stripsN(dst, src *float32, ld, kc, w8 int)
+
+// strips32 copies kc rows of 32 floats (row stride ld) to dst[32p+l].
+//
+//go:noescape
+func strips32(dst, src *float32, ld, kc int)
+
+func tile8x32(kc int, ap, bp, c []float32, ldc int, alpha, beta float32) {
+	_ = ap[8*kc-1]
+	_ = bp[32*kc-1]
+	_ = c[7*ldc+31]
+	kern8x32(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+}
+
+func packA8(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
+	full := rows / 8 * 8
+	if full > 0 {
+		_ = dst[full*kc-1]
+		for t := 0; t < full; t += 8 {
+			d := &dst[t*kc]
+			if trans {
+				o := p0*lda + i0 + t
+				_ = a[o+(kc-1)*lda+7]
+				stripsN(d, &a[o], lda, kc, 1)
+			} else {
+				o := (i0+t)*lda + p0
+				_ = a[o+7*lda+kc-1]
+				interleave8(d, &a[o], lda, kc, 8)
+			}
+		}
+	}
+	if full < rows {
+		packAGeneric(dst[full*kc:], trans, a, lda, i0+full, rows-full, p0, kc, 8)
+	}
+}
+
+func packB32(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) {
+	full := cols / 32 * 32
+	if full > 0 {
+		_ = dst[full*kc-1]
+		for t := 0; t < full; t += 32 {
+			if trans {
+				o := (j0+t)*ldb + p0
+				_ = b[o+31*ldb+kc-1]
+				for g := 0; g < 4; g++ {
+					interleave8(&dst[t*kc+8*g], &b[o+8*g*ldb], ldb, kc, 32)
+				}
+			} else {
+				o := p0*ldb + j0 + t
+				_ = b[o+(kc-1)*ldb+31]
+				strips32(&dst[t*kc], &b[o], ldb, kc)
+			}
+		}
+	}
+	if full < cols {
+		packBGeneric(dst[full*kc:], trans, b, ldb, j0+full, cols-full, p0, kc, 32)
+	}
+}
+
+func tile6x16(kc int, ap, bp, c []float32, ldc int, alpha, beta float32) {
+	_ = ap[6*kc-1]
+	_ = bp[16*kc-1]
+	_ = c[5*ldc+15]
+	kern6x16(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+}
+
+func packA6(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
+	full := rows / 6 * 6
+	if full > 0 {
+		_ = dst[full*kc-1]
+		for t := 0; t < full; t += 6 {
+			d := &dst[t*kc]
+			if trans {
+				o := p0*lda + i0 + t
+				_ = a[o+(kc-1)*lda+5]
+				strips6(d, &a[o], lda, kc)
+			} else {
+				o := (i0+t)*lda + p0
+				_ = a[o+5*lda+kc-1]
+				interleave6(d, &a[o], lda, kc)
+			}
+		}
+	}
+	if full < rows {
+		packAGeneric(dst[full*kc:], trans, a, lda, i0+full, rows-full, p0, kc, 6)
+	}
+}
+
+func packB16(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) {
+	full := cols / 16 * 16
+	if full > 0 {
+		_ = dst[full*kc-1]
+		for t := 0; t < full; t += 16 {
+			d := &dst[t*kc]
+			if trans {
+				o := (j0+t)*ldb + p0
+				_ = b[o+15*ldb+kc-1]
+				interleave16(d, &b[o], ldb, kc)
+			} else {
+				o := p0*ldb + j0 + t
+				_ = b[o+(kc-1)*ldb+15]
+				strips16(d, &b[o], ldb, kc)
+			}
+		}
+	}
+	if full < cols {
+		packBGeneric(dst[full*kc:], trans, b, ldb, j0+full, cols-full, p0, kc, 16)
+	}
+}

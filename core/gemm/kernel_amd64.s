@@ -1,0 +1,573 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
+
+// One k step of the 6×16 kernel: SI points at 6 floats of A (+ao bytes),
+// DI at 16 floats of B (+bo bytes); Y0..Y11 accumulate rows 0..5 (two ymm
+// per row). Y12, Y13 hold B; Y14, Y15 the broadcast A values.
+#define KSTEP(ao, bo) \
+	VMOVUPS      bo(DI), Y12; \
+	VMOVUPS      (bo+32)(DI), Y13; \
+	VBROADCASTSS ao(SI), Y14; \
+	VFMADD231PS  Y12, Y14, Y0; \
+	VFMADD231PS  Y13, Y14, Y1; \
+	VBROADCASTSS (ao+4)(SI), Y15; \
+	VFMADD231PS  Y12, Y15, Y2; \
+	VFMADD231PS  Y13, Y15, Y3; \
+	VBROADCASTSS (ao+8)(SI), Y14; \
+	VFMADD231PS  Y12, Y14, Y4; \
+	VFMADD231PS  Y13, Y14, Y5; \
+	VBROADCASTSS (ao+12)(SI), Y15; \
+	VFMADD231PS  Y12, Y15, Y6; \
+	VFMADD231PS  Y13, Y15, Y7; \
+	VBROADCASTSS (ao+16)(SI), Y14; \
+	VFMADD231PS  Y12, Y14, Y8; \
+	VFMADD231PS  Y13, Y14, Y9; \
+	VBROADCASTSS (ao+20)(SI), Y15; \
+	VFMADD231PS  Y12, Y15, Y10; \
+	VFMADD231PS  Y13, Y15, Y11
+
+// acc = alpha·acc + beta·C[addr] with one rounding for the sum (Y13 = beta).
+#define UPD(addr, acc) \
+	VMOVUPS     addr, Y14; \
+	VFMADD231PS Y14, Y13, acc; \
+	VMOVUPS     acc, addr
+
+// func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·kern6x16(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8                 // row stride in bytes
+	LEAQ (R8)(R8*2), R9         // 3 rows
+	LEAQ (DX)(R8*4), R10        // row 4
+
+	PREFETCHT0 (DX)
+	PREFETCHT0 63(DX)
+	PREFETCHT0 (DX)(R8*1)
+	PREFETCHT0 63(DX)(R8*1)
+	PREFETCHT0 (DX)(R8*2)
+	PREFETCHT0 63(DX)(R8*2)
+	PREFETCHT0 (DX)(R9*1)
+	PREFETCHT0 63(DX)(R9*1)
+	PREFETCHT0 (R10)
+	PREFETCHT0 63(R10)
+	PREFETCHT0 (R10)(R8*1)
+	PREFETCHT0 63(R10)(R8*1)
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  tail
+
+loop4:
+	KSTEP(0, 0)
+	KSTEP(24, 64)
+	KSTEP(48, 128)
+	KSTEP(72, 192)
+	ADDQ $96, SI
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop4
+
+tail:
+	TESTQ CX, CX
+	JEQ   done
+
+tailloop:
+	KSTEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE  tailloop
+
+done:
+	VBROADCASTSS alpha+40(FP), Y12
+	VMULPS       Y12, Y0, Y0
+	VMULPS       Y12, Y1, Y1
+	VMULPS       Y12, Y2, Y2
+	VMULPS       Y12, Y3, Y3
+	VMULPS       Y12, Y4, Y4
+	VMULPS       Y12, Y5, Y5
+	VMULPS       Y12, Y6, Y6
+	VMULPS       Y12, Y7, Y7
+	VMULPS       Y12, Y8, Y8
+	VMULPS       Y12, Y9, Y9
+	VMULPS       Y12, Y10, Y10
+	VMULPS       Y12, Y11, Y11
+
+	MOVL beta+44(FP), AX
+	SHLL $1, AX                 // drop the sign: beta = ±0 means overwrite
+	JEQ  store
+
+	VBROADCASTSS beta+44(FP), Y13
+	UPD((DX), Y0)
+	UPD(32(DX), Y1)
+	UPD((DX)(R8*1), Y2)
+	UPD(32(DX)(R8*1), Y3)
+	UPD((DX)(R8*2), Y4)
+	UPD(32(DX)(R8*2), Y5)
+	UPD((DX)(R9*1), Y6)
+	UPD(32(DX)(R9*1), Y7)
+	UPD((R10), Y8)
+	UPD(32(R10), Y9)
+	UPD((R10)(R8*1), Y10)
+	UPD(32(R10)(R8*1), Y11)
+	VZEROUPPER
+	RET
+
+store:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(R8*1)
+	VMOVUPS Y3, 32(DX)(R8*1)
+	VMOVUPS Y4, (DX)(R8*2)
+	VMOVUPS Y5, 32(DX)(R8*2)
+	VMOVUPS Y6, (DX)(R9*1)
+	VMOVUPS Y7, 32(DX)(R9*1)
+	VMOVUPS Y8, (R10)
+	VMOVUPS Y9, 32(R10)
+	VMOVUPS Y10, (R10)(R8*1)
+	VMOVUPS Y11, 32(R10)(R8*1)
+	VZEROUPPER
+	RET
+
+// TRANSPOSE8 transposes the 8×8 block in Y0..Y7 (row r in Yr): column q
+// ends up in Y(8+q). Y0..Y7 are clobbered.
+#define TRANSPOSE8 \
+	VUNPCKLPS  Y1, Y0, Y8; \
+	VUNPCKHPS  Y1, Y0, Y9; \
+	VUNPCKLPS  Y3, Y2, Y10; \
+	VUNPCKHPS  Y3, Y2, Y11; \
+	VUNPCKLPS  Y5, Y4, Y12; \
+	VUNPCKHPS  Y5, Y4, Y13; \
+	VUNPCKLPS  Y7, Y6, Y14; \
+	VUNPCKHPS  Y7, Y6, Y15; \
+	VSHUFPS    $0x44, Y10, Y8, Y0; \
+	VSHUFPS    $0xEE, Y10, Y8, Y1; \
+	VSHUFPS    $0x44, Y11, Y9, Y2; \
+	VSHUFPS    $0xEE, Y11, Y9, Y3; \
+	VSHUFPS    $0x44, Y14, Y12, Y4; \
+	VSHUFPS    $0xEE, Y14, Y12, Y5; \
+	VSHUFPS    $0x44, Y15, Y13, Y6; \
+	VSHUFPS    $0xEE, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// func interleave16(dst, src *float32, ld, kc int)
+TEXT ·interleave16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R10        // row 4
+	LEAQ (R10)(R8*4), R11       // row 8
+	LEAQ (R11)(R8*4), R12       // row 12
+	MOVQ CX, BX
+	SHRQ $3, BX
+	ANDQ $7, CX
+	TESTQ BX, BX
+	JEQ  i16rem
+
+i16loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VMOVUPS (R10)(R9*1), Y7
+	TRANSPOSE8
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS Y10, 128(DI)
+	VMOVUPS Y11, 192(DI)
+	VMOVUPS Y12, 256(DI)
+	VMOVUPS Y13, 320(DI)
+	VMOVUPS Y14, 384(DI)
+	VMOVUPS Y15, 448(DI)
+	VMOVUPS (R11), Y0
+	VMOVUPS (R11)(R8*1), Y1
+	VMOVUPS (R11)(R8*2), Y2
+	VMOVUPS (R11)(R9*1), Y3
+	VMOVUPS (R12), Y4
+	VMOVUPS (R12)(R8*1), Y5
+	VMOVUPS (R12)(R8*2), Y6
+	VMOVUPS (R12)(R9*1), Y7
+	TRANSPOSE8
+	VMOVUPS Y8, 32(DI)
+	VMOVUPS Y9, 96(DI)
+	VMOVUPS Y10, 160(DI)
+	VMOVUPS Y11, 224(DI)
+	VMOVUPS Y12, 288(DI)
+	VMOVUPS Y13, 352(DI)
+	VMOVUPS Y14, 416(DI)
+	VMOVUPS Y15, 480(DI)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $512, DI
+	DECQ BX
+	JNE  i16loop
+
+i16rem:
+	TESTQ CX, CX
+	JEQ   i16done
+
+i16remloop:
+	VMOVSS (SI), X0
+	VMOVSS X0, (DI)
+	VMOVSS (SI)(R8*1), X0
+	VMOVSS X0, 4(DI)
+	VMOVSS (SI)(R8*2), X0
+	VMOVSS X0, 8(DI)
+	VMOVSS (SI)(R9*1), X0
+	VMOVSS X0, 12(DI)
+	VMOVSS (R10), X0
+	VMOVSS X0, 16(DI)
+	VMOVSS (R10)(R8*1), X0
+	VMOVSS X0, 20(DI)
+	VMOVSS (R10)(R8*2), X0
+	VMOVSS X0, 24(DI)
+	VMOVSS (R10)(R9*1), X0
+	VMOVSS X0, 28(DI)
+	VMOVSS (R11), X0
+	VMOVSS X0, 32(DI)
+	VMOVSS (R11)(R8*1), X0
+	VMOVSS X0, 36(DI)
+	VMOVSS (R11)(R8*2), X0
+	VMOVSS X0, 40(DI)
+	VMOVSS (R11)(R9*1), X0
+	VMOVSS X0, 44(DI)
+	VMOVSS (R12), X0
+	VMOVSS X0, 48(DI)
+	VMOVSS (R12)(R8*1), X0
+	VMOVSS X0, 52(DI)
+	VMOVSS (R12)(R8*2), X0
+	VMOVSS X0, 56(DI)
+	VMOVSS (R12)(R9*1), X0
+	VMOVSS X0, 60(DI)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ $64, DI
+	DECQ CX
+	JNE  i16remloop
+
+i16done:
+	VZEROUPPER
+	RET
+
+// func interleave6(dst, src *float32, ld, kc int)
+TEXT ·interleave6(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R10        // row 4
+	MOVQ CX, BX
+	SHRQ $3, BX
+	ANDQ $7, CX
+	TESTQ BX, BX
+	JEQ  i6rem
+
+i6loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	TRANSPOSE8
+	// Column q is 6 floats at 24q bytes: each full store spills 2 floats
+	// into the next column, which the next store overwrites; the last
+	// column is stored exactly.
+	VMOVUPS      Y8, (DI)
+	VMOVUPS      Y9, 24(DI)
+	VMOVUPS      Y10, 48(DI)
+	VMOVUPS      Y11, 72(DI)
+	VMOVUPS      Y12, 96(DI)
+	VMOVUPS      Y13, 120(DI)
+	VMOVUPS      Y14, 144(DI)
+	VMOVUPS      X15, 168(DI)
+	VEXTRACTF128 $1, Y15, X15
+	VMOVQ        X15, 184(DI)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $192, DI
+	DECQ BX
+	JNE  i6loop
+
+i6rem:
+	TESTQ CX, CX
+	JEQ   i6done
+
+i6remloop:
+	VMOVSS (SI), X0
+	VMOVSS X0, (DI)
+	VMOVSS (SI)(R8*1), X0
+	VMOVSS X0, 4(DI)
+	VMOVSS (SI)(R8*2), X0
+	VMOVSS X0, 8(DI)
+	VMOVSS (SI)(R9*1), X0
+	VMOVSS X0, 12(DI)
+	VMOVSS (R10), X0
+	VMOVSS X0, 16(DI)
+	VMOVSS (R10)(R8*1), X0
+	VMOVSS X0, 20(DI)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $24, DI
+	DECQ CX
+	JNE  i6remloop
+
+i6done:
+	VZEROUPPER
+	RET
+
+// func strips16(dst, src *float32, ld, kc int)
+TEXT ·strips16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JEQ   s16done
+
+s16loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE  s16loop
+
+s16done:
+	VZEROUPPER
+	RET
+
+// func strips6(dst, src *float32, ld, kc int)
+TEXT ·strips6(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JEQ   s6done
+
+s6loop:
+	VMOVUPS (SI), X0
+	VMOVQ   16(SI), X1
+	VMOVUPS X0, (DI)
+	VMOVQ   X1, 16(DI)
+	ADDQ R8, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNE  s6loop
+
+s6done:
+	RET
+
+// func interleave8(dst, src *float32, ld, kc, dstride int)
+// Packs 8 rows of kc floats (row stride ld) as dst[dstride·p + l], l < 8.
+TEXT ·interleave8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	MOVQ dstride+32(FP), DX
+	SHLQ $2, R8
+	SHLQ $2, DX                 // dst bytes per p
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R10        // row 4
+	LEAQ (DX)(DX*2), R11        // 3 p
+	LEAQ (DX)(DX*4), R12        // 5 p
+	LEAQ (R11)(R11*1), R13      // 6 p
+	LEAQ (DX)(DX*8), R14
+	SUBQ DX, R14                // 8 p
+	SUBQ DX, R14                // 7 p
+	MOVQ CX, BX
+	SHRQ $3, BX
+	ANDQ $7, CX
+	TESTQ BX, BX
+	JEQ  i8rem
+
+i8loop:
+	PREFETCHT0 512(SI)
+	PREFETCHT0 512(SI)(R8*1)
+	PREFETCHT0 512(SI)(R8*2)
+	PREFETCHT0 512(SI)(R9*1)
+	PREFETCHT0 512(R10)
+	PREFETCHT0 512(R10)(R8*1)
+	PREFETCHT0 512(R10)(R8*2)
+	PREFETCHT0 512(R10)(R9*1)
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VMOVUPS (R10)(R9*1), Y7
+	TRANSPOSE8
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(DX*1)
+	VMOVUPS Y10, (DI)(DX*2)
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS Y12, (DI)(DX*4)
+	VMOVUPS Y13, (DI)(R12*1)
+	VMOVUPS Y14, (DI)(R13*1)
+	VMOVUPS Y15, (DI)(R14*1)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	LEAQ (DI)(DX*8), DI
+	DECQ BX
+	JNE  i8loop
+
+i8rem:
+	TESTQ CX, CX
+	JEQ   i8done
+
+i8remloop:
+	VMOVSS (SI), X0
+	VMOVSS X0, (DI)
+	VMOVSS (SI)(R8*1), X0
+	VMOVSS X0, 4(DI)
+	VMOVSS (SI)(R8*2), X0
+	VMOVSS X0, 8(DI)
+	VMOVSS (SI)(R9*1), X0
+	VMOVSS X0, 12(DI)
+	VMOVSS (R10), X0
+	VMOVSS X0, 16(DI)
+	VMOVSS (R10)(R8*1), X0
+	VMOVSS X0, 20(DI)
+	VMOVSS (R10)(R8*2), X0
+	VMOVSS X0, 24(DI)
+	VMOVSS (R10)(R9*1), X0
+	VMOVSS X0, 28(DI)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ DX, DI
+	DECQ CX
+	JNE  i8remloop
+
+i8done:
+	VZEROUPPER
+	RET
+
+// func stripsN(dst, src *float32, ld, kc, w8 int)
+// Copies kc rows of 8·w8 floats (row stride ld) to dst[8·w8·p + l].
+TEXT ·stripsN(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	MOVQ w8+32(FP), DX
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JEQ   sNdone
+	TESTQ DX, DX
+	JEQ   sNdone
+
+sNrow:
+	MOVQ SI, R10
+	MOVQ DX, BX
+
+sNcol:
+	VMOVUPS (R10), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, R10
+	ADDQ $32, DI
+	DECQ BX
+	JNE  sNcol
+	ADDQ R8, SI
+	DECQ CX
+	JNE  sNrow
+
+sNdone:
+	VZEROUPPER
+	RET
+
+// func strips32(dst, src *float32, ld, kc int)
+// Copies kc rows of 32 floats (row stride ld) to dst[32p+l], prefetching
+// 8 rows ahead.
+TEXT ·strips32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JEQ   s32done
+
+s32loop:
+	PREFETCHT0 (SI)(R8*8)
+	PREFETCHT0 64(SI)(R8*8)
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ R8, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNE  s32loop
+
+s32done:
+	VZEROUPPER
+	RET
