@@ -31,6 +31,7 @@ type config struct {
 	powerPreference string
 	poolBytes       int
 	batch           int
+	rowKernels      string
 }
 
 // WithMaxChunkBytes caps the size of one GPU buffer (and so of one storage
@@ -85,6 +86,7 @@ type Info struct {
 	Vendor, Architecture, Device, Description string
 	IsFallback                                bool // a software/CPU adapter (SwiftShader)
 	MatMulKernel                              string
+	RowKernels                                string // RowSeq or RowTree (see WithRowKernels)
 	Limits                                    Limits
 	Features                                  []string
 }
@@ -102,6 +104,8 @@ type Backend struct {
 	q    gpu.Queue
 	info Info
 	lim  Limits
+
+	rowSeq bool // one-invocation-per-row kernels (rowkernels.go)
 
 	mu     sync.Mutex
 	err    error
@@ -154,7 +158,7 @@ func New(ctx context.Context, opts ...Option) (*Backend, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg := config{matmul: MatMulAuto, powerPreference: "high-performance", poolBytes: 256 << 20, batch: 512}
+	cfg := config{matmul: MatMulAuto, powerPreference: "high-performance", poolBytes: 256 << 20, batch: 512, rowKernels: RowAuto}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -162,6 +166,11 @@ func New(ctx context.Context, opts ...Option) (*Backend, error) {
 	case MatMulAuto, MatMulBlocked, MatMulTiled:
 	default:
 		return nil, fmt.Errorf("webgpu: unknown MatMul kernel %q (want %q, %q or %q)", cfg.matmul, MatMulAuto, MatMulBlocked, MatMulTiled)
+	}
+	switch cfg.rowKernels {
+	case RowAuto, RowSeq, RowTree:
+	default:
+		return nil, fmt.Errorf("webgpu: unknown row kernels %q (want %q, %q or %q)", cfg.rowKernels, RowAuto, RowSeq, RowTree)
 	}
 	if cfg.batch < 16 {
 		cfg.batch = 16
@@ -234,8 +243,16 @@ func New(ctx context.Context, opts ...Option) (*Backend, error) {
 			kind = MatMulBlocked
 		}
 	}
+	rows := cfg.rowKernels
+	if rows == RowAuto {
+		rows = RowTree
+		if ai.IsFallback || ai.Architecture == "swiftshader" {
+			rows = RowSeq
+		}
+	}
+	be.rowSeq = rows == RowSeq
 	be.info = Info{Vendor: ai.Vendor, Architecture: ai.Architecture, Device: ai.Device, Description: ai.Description,
-		IsFallback: ai.IsFallback, MatMulKernel: kind, Limits: lim}
+		IsFallback: ai.IsFallback, MatMulKernel: kind, RowKernels: rows, Limits: lim}
 	if f := dev.V.Get("features"); f.Type() == js.TypeObject {
 		it := js.Global().Get("Array").Call("from", f)
 		for i := 0; i < it.Length(); i++ {

@@ -165,6 +165,17 @@ const (
 	kAdamW
 	kMatMulBlocked
 	kMatMulTiled
+	// One-invocation-per-row variants for CPU adapters (rowkernels.go).
+	kLayerNormSeq
+	kLayerNormBwdSeq
+	kRowSumSeq
+	kReducePartialSeq
+	kReduceFinishSeq
+	kCrossEntropySeq
+	kAttentionSeq
+	kAttnBwdRowsSeq
+	kAttnBwdColsSeq
+	kKVAttendSeq
 	numKernels
 )
 
@@ -203,6 +214,17 @@ var kernelSpecs = [numKernels]kernelSpec{
 	kAdamW:         {File: "adamw", Entry: "main"},
 	kMatMulBlocked: {File: "matmul_blocked", Entry: "main", Flags: []string{"TA", "TB", "VA", "VB"}},
 	kMatMulTiled:   {File: "matmul_tiled", Entry: "main", Flags: []string{"TA", "TB"}},
+
+	kLayerNormSeq:     {File: "layernorm_seq", Entry: "main"},
+	kLayerNormBwdSeq:  {File: "layernorm_bwd_seq", Entry: "main"},
+	kRowSumSeq:        {File: "rowsum_seq", Entry: "main"},
+	kReducePartialSeq: {File: "reduce_seq", Entry: "partial", Consts: []string{"SQ"}},
+	kReduceFinishSeq:  {File: "reduce_seq", Entry: "finish", Consts: []string{"SQ"}},
+	kCrossEntropySeq:  {File: "crossentropy_seq", Entry: "main", Consts: []string{"DLOG"}},
+	kAttentionSeq:     {File: "attention_seq", Entry: "main"},
+	kAttnBwdRowsSeq:   {File: "attention_bwd_seq", Entry: "rows"},
+	kAttnBwdColsSeq:   {File: "attention_bwd_seq", Entry: "cols"},
+	kKVAttendSeq:      {File: "kvattention_seq", Entry: "attend"},
 }
 
 // Element-wise op codes of ew.wgsl.

@@ -61,7 +61,7 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 		c.f(scale).ui(causal).ui(hasMask).uu(thr)
 		c.uu(tensor.Hash32(s.Seed)).f(1 / (1 - s.PDrop)).ui(bh0).ui(nbh * T)
 		c.ui(ops[0].lo).ui(0).ui(0).ui(0)
-		be.runRows(&c, nbh*T)
+		be.runRowsK(&c, kAttentionSeq, nbh*T)
 	})
 }
 
@@ -99,9 +99,9 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 		c.f(scale).ui(causal).uu(thr).uu(tensor.Hash32(s.Seed))
 		c.f(1 / (1 - s.PDrop)).ui(bh0).ui(nbh * T).ui(ops[0].lo)
 		c.ui(ops[1].lo).ui(0).ui(0).ui(0)
-		be.runRows(&c, nbh*T)
+		be.runRowsK(&c, kAttnBwdRowsSeq, nbh*T)
 		c.k = kAttnBwdCols
-		be.runRows(&c, nbh*T)
+		be.runRowsK(&c, kAttnBwdColsSeq, nbh*T)
 	})
 }
 
@@ -138,5 +138,5 @@ func (be *Backend) KVAttention(out, qkv, kc, vc tensor.Buf, keyMask tensor.IBuf,
 	c.ui(hasMask).ui(rows).ui(B * Tn * C).ui(0)
 	be.run1D(&c, B*Tn*C)
 	c.k = kKVAttend
-	be.runRows(&c, rows)
+	be.runRowsK(&c, kKVAttendSeq, rows)
 }

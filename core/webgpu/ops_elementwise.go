@@ -258,7 +258,7 @@ func (be *Backend) RowSum(dst, x tensor.Buf, N, C int) {
 	var c call
 	c.k = kRowSum
 	c.b(dc).b(xc).ui(N).ui(C).ui(0).ui(0)
-	be.runRows(&c, N)
+	be.runRowsK(&c, kRowSumSeq, N)
 }
 
 // reduceInto adds Σ x (or Σ x²) over x[0, n) into stats[off]; x may be
@@ -287,6 +287,9 @@ func (be *Backend) reduceInto(name string, stats *Buf, off int, x *Buf, xoff, n 
 		nb := (hi - lo + block - 1) / block
 		var c call
 		c.k = kReducePartial
+		if be.rowSeq {
+			c.k = kReducePartialSeq
+		}
 		c.key.consts[0] = sq
 		d := 0
 		if direct {
@@ -300,6 +303,9 @@ func (be *Backend) reduceInto(name string, stats *Buf, off int, x *Buf, xoff, n 
 	if !direct {
 		var c call
 		c.k = kReduceFinish
+		if be.rowSeq {
+			c.k = kReduceFinishSeq
+		}
 		c.key.consts[0] = sq
 		c.b(sc).b(be.dummy(1)).b(tc).ui(0).ui(0).ui(0).ui(soff).ui(0).ui(blocks).ui(0).ui(0)
 		be.run(&c, 1, 1, 1)

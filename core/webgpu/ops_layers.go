@@ -218,7 +218,7 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, w, b tensor.Buf, N, C int, eps 
 	var c call
 	c.k = kLayerNorm
 	c.b(oc).b(mc).b(rc).b(xc).b(wc).b(bc).ui(N).ui(C).f(eps).ui(0)
-	be.runRows(&c, N)
+	be.runRowsK(&c, kLayerNormSeq, N)
 }
 
 // LayerNormBackward overwrites dx and accumulates dw, db (either may be
@@ -275,5 +275,5 @@ func (be *Backend) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd tensor.B
 	var c call
 	c.k = kLayerNormBwd
 	c.b(dxc).b(doc).b(xc).b(wc).b(mc).b(rc).ui(N).ui(C).ui(0).ui(0)
-	be.runRows(&c, N)
+	be.runRowsK(&c, kLayerNormBwdSeq, N)
 }

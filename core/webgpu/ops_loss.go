@@ -56,7 +56,7 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 		c.b(dc).b(ops[0].c).b(tc).b(wc).b(lc)
 		c.ui(V).ui(rows).ui(lo / V).ui(ops[0].lo)
 		c.f(smoothing).f(float32(1 - eps)).f(float32(eps / float64(V))).ui(0)
-		be.runRows(&c, rows)
+		be.runRowsK(&c, kCrossEntropySeq, rows)
 	})
 	be.reduceInto(op, sb, statOff, &Buf{n: N, cs: N, chunks: []*chunk{lc}, label: "celoss"}, 0, N, false)
 }

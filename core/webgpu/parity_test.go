@@ -278,7 +278,7 @@ func TestWebGPUParity(t *testing.T) {
 	p := openPage(t, 4*time.Minute)
 	t.Logf("browser ready in %v", time.Since(start).Round(time.Millisecond))
 	filter := os.Getenv("HUT_PARITY_FILTER")
-	for _, config := range []string{"default", "tiled", "split"} {
+	for _, config := range []string{"default", "tiled", "split", "tree"} {
 		t.Run(config, func(t *testing.T) {
 			t0 := time.Now()
 			out, err := p.eval(fmt.Sprintf("hutParity(%q, %q)", config, filter))

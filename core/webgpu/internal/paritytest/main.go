@@ -9,7 +9,9 @@
 //	    config: "default" (adapter limits, automatic MatMul kernel),
 //	            "tiled" / "blocked" (the MatMul checks with that kernel),
 //	            "split" (WebGPU default limits and 4 KiB GPU buffers, so that
-//	            tensors are split across several buffers);
+//	            tensors are split across several buffers),
+//	            "tree" / "seq" (the row-wise checks with those row kernels;
+//	            the default on SwiftShader is seq);
 //	    filter: a substring of the check names to run ("" = all of the
 //	            config). The JSON is {"info": …, "results": [{check, op,
 //	            shape, maxErr, scale, tol, ok, err, ms}, …]}.
@@ -264,6 +266,10 @@ func newBackend(ctx context.Context, config, kernel string) (*webgpu.Backend, er
 		opts = append(opts, webgpu.WithMatMulKernel(webgpu.MatMulTiled))
 	case "blocked":
 		opts = append(opts, webgpu.WithMatMulKernel(webgpu.MatMulBlocked))
+	case "tree":
+		opts = append(opts, webgpu.WithRowKernels(webgpu.RowTree))
+	case "seq":
+		opts = append(opts, webgpu.WithRowKernels(webgpu.RowSeq))
 	}
 	if kernel != "" {
 		opts = append(opts, webgpu.WithMatMulKernel(kernel))
