@@ -88,3 +88,15 @@ func scaleShiftGo(x []float32, a, b float32) {
 		x[i] = v*a + b
 	}
 }
+
+func geluTanhGo(out, x []float32) {
+	for i := range x {
+		out[i] = geluF(x[i], 0)
+	}
+}
+
+func geluTanhGradGo(dx, dout, x []float32) {
+	for i := range x {
+		dx[i] = dout[i] * geluGrad(x[i], 0)
+	}
+}

@@ -107,3 +107,41 @@ func TestMaxSumScaleShift(t *testing.T) {
 		}
 	}
 }
+
+func TestGELUVec(t *testing.T) {
+	n := 1003
+	x, dout := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(i-500) * 0.023
+		dout[i] = float32(math.Sin(float64(i)))
+	}
+	x[0], x[1] = -150, 150
+	y, dx := make([]float32, n), make([]float32, n)
+	geluTanhVec(y, x)
+	geluTanhGradVec(dx, dout, x)
+	for i := range x {
+		xd := float64(x[i])
+		u := math.Sqrt(2/math.Pi) * (xd + 0.044715*xd*xd*xd)
+		want := 0.5 * xd * (1 + math.Tanh(u))
+		th := math.Tanh(u)
+		g := 0.5*(1+th) + 0.5*xd*(1-th*th)*math.Sqrt(2/math.Pi)*(1+3*0.044715*xd*xd)
+		if d := math.Abs(float64(y[i]) - want); d > 2e-6*math.Max(1, math.Abs(want)) {
+			t.Fatalf("gelu(%v) = %v, want %v", x[i], y[i], want)
+		}
+		if d := math.Abs(float64(dx[i]) - float64(dout[i])*g); d > 4e-6*math.Max(1, math.Abs(g)) {
+			t.Fatalf("gelu'(%v)·dout = %v, want %v", x[i], dx[i], float64(dout[i])*g)
+		}
+	}
+}
+
+func BenchmarkGELUVec(b *testing.B) {
+	x := make([]float32, 1<<16)
+	for i := range x {
+		x[i] = float32(i%1000)*0.01 - 5
+	}
+	y := make([]float32, len(x))
+	for i := 0; i < b.N; i++ {
+		geluTanhVec(y, x)
+	}
+	b.ReportMetric(float64(b.N*len(x))/b.Elapsed().Seconds()/1e6, "Melem/s")
+}

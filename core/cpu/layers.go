@@ -155,6 +155,10 @@ const sqrt2OverPi = 0.7978845608028654
 func (be *Backend) GELU(out, x tensor.Buf, n int, kind tensor.GELUKind) {
 	O, X := F(out)[:n], F(x)[:n]
 	be.parallel(n, 8, func(lo, hi int) {
+		if kind == tensor.GELUTanh {
+			geluTanhVec(O[lo:hi], X[lo:hi])
+			return
+		}
 		for i := lo; i < hi; i++ {
 			O[i] = geluF(X[i], kind)
 		}
@@ -181,6 +185,10 @@ func geluGrad(x float32, kind tensor.GELUKind) float32 {
 func (be *Backend) GELUBackward(dx, dout, x tensor.Buf, n int, kind tensor.GELUKind) {
 	DX, DO, X := F(dx)[:n], F(dout)[:n], F(x)[:n]
 	be.parallel(n, 8, func(lo, hi int) {
+		if kind == tensor.GELUTanh {
+			geluTanhGradVec(DX[lo:hi], DO[lo:hi], X[lo:hi])
+			return
+		}
 		for i := lo; i < hi; i++ {
 			DX[i] = DO[i] * geluGrad(X[i], kind)
 		}

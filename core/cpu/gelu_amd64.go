@@ -1,0 +1,44 @@
+package cpu
+
+import "github.com/hutml/hut/internal/cpufeat"
+
+//go:noescape
+func geluFwdAVX2(out, x []float32)
+
+//go:noescape
+func geluBwdAVX2(dx, dout, x []float32)
+
+// geluTanhVec computes GPT-2's gelu_new over x. With AVX2 every element,
+// the tail included (through a padded block), takes the vector path, so a
+// result never depends on how the work was split across threads.
+func geluTanhVec(out, x []float32) {
+	if !cpufeat.AVX2FMA {
+		geluTanhGo(out, x)
+		return
+	}
+	n := len(x) &^ 7
+	geluFwdAVX2(out[:n], x[:n])
+	if n < len(x) {
+		var tx, to [8]float32
+		k := copy(tx[:], x[n:])
+		geluFwdAVX2(to[:], tx[:])
+		copy(out[n:len(x)], to[:k])
+	}
+}
+
+// geluTanhGradVec sets dx = dout·gelu_new'(x) (tail as in geluTanhVec).
+func geluTanhGradVec(dx, dout, x []float32) {
+	if !cpufeat.AVX2FMA {
+		geluTanhGradGo(dx, dout, x)
+		return
+	}
+	n := len(x) &^ 7
+	geluBwdAVX2(dx[:n], dout[:n], x[:n])
+	if n < len(x) {
+		var tx, td, to [8]float32
+		k := copy(tx[:], x[n:])
+		copy(td[:], dout[n:len(x)])
+		geluBwdAVX2(to[:], td[:], tx[:])
+		copy(dx[n:len(x)], to[:k])
+	}
+}

@@ -1,0 +1,123 @@
+#include "textflag.h"
+
+// GELU (tanh form) as x·σ(2u), u = √(2/π)(x + 0.044715x³), which equals
+// 0.5x(1 + tanh u); the exponential is the same range reduction and
+// polynomial as expSubSumAVX2.
+DATA geluc<>+0(SB)/4, $-87.33654
+DATA geluc<>+4(SB)/4, $88.0
+DATA geluc<>+8(SB)/4, $1.44269504
+DATA geluc<>+12(SB)/4, $0.5
+DATA geluc<>+16(SB)/4, $0.693359375
+DATA geluc<>+20(SB)/4, $-2.12194440e-4
+DATA geluc<>+24(SB)/4, $0.00138888888
+DATA geluc<>+28(SB)/4, $0.00833333333
+DATA geluc<>+32(SB)/4, $0.0416666666
+DATA geluc<>+36(SB)/4, $0.166666666
+DATA geluc<>+40(SB)/4, $1.0
+DATA geluc<>+44(SB)/4, $127
+DATA geluc<>+48(SB)/4, $0.044715       // c2
+DATA geluc<>+52(SB)/4, $-1.59576912    // -2·√(2/π)
+DATA geluc<>+56(SB)/4, $1.59576912     // 2·√(2/π)
+DATA geluc<>+60(SB)/4, $0.134145       // 3·c2
+GLOBL geluc<>(SB), RODATA|NOPTR, $64
+
+#define LOADCONSTS \
+	VBROADCASTSS geluc<>+0(SB), Y15 \
+	VBROADCASTSS geluc<>+4(SB), Y14 \
+	VBROADCASTSS geluc<>+8(SB), Y13 \
+	VBROADCASTSS geluc<>+12(SB), Y12 \
+	VBROADCASTSS geluc<>+16(SB), Y11 \
+	VBROADCASTSS geluc<>+20(SB), Y10 \
+	VBROADCASTSS geluc<>+24(SB), Y9 \
+	VBROADCASTSS geluc<>+28(SB), Y8 \
+	VBROADCASTSS geluc<>+32(SB), Y7 \
+	VBROADCASTSS geluc<>+36(SB), Y6 \
+	VBROADCASTSS geluc<>+40(SB), Y5 \
+	VPBROADCASTD geluc<>+44(SB), Y4
+
+// SIGMOID2U: Y0 = x (kept); Y2 = σ(2u(x)). Clobbers Y1, Y3.
+#define SIGMOID2U \
+	VMULPS Y0, Y0, Y1 \
+	VMULPS Y0, Y1, Y1 \
+	VBROADCASTSS geluc<>+48(SB), Y3 \
+	VMULPS Y3, Y1, Y1 \
+	VADDPS Y0, Y1, Y1 \
+	VBROADCASTSS geluc<>+52(SB), Y3 \
+	VMULPS Y3, Y1, Y1 \
+	VMAXPS Y1, Y15, Y1 \
+	VMINPS Y1, Y14, Y1 \
+	VMULPS Y13, Y1, Y3 \
+	VADDPS Y12, Y3, Y3 \
+	VROUNDPS $1, Y3, Y3 \
+	VFNMADD231PS Y11, Y3, Y1 \
+	VFNMADD231PS Y10, Y3, Y1 \
+	VMOVAPS Y9, Y2 \
+	VFMADD213PS Y8, Y1, Y2 \
+	VFMADD213PS Y7, Y1, Y2 \
+	VFMADD213PS Y6, Y1, Y2 \
+	VFMADD213PS Y12, Y1, Y2 \
+	VFMADD213PS Y5, Y1, Y2 \
+	VFMADD213PS Y5, Y1, Y2 \
+	VCVTTPS2DQ Y3, Y3 \
+	VPADDD Y4, Y3, Y3 \
+	VPSLLD $23, Y3, Y3 \
+	VMULPS Y3, Y2, Y2 \
+	VADDPS Y5, Y2, Y2 \
+	VDIVPS Y2, Y5, Y2
+
+// func geluFwdAVX2(out, x []float32)   over len(x) &^ 7 elements
+TEXT ·geluFwdAVX2(SB), NOSPLIT, $0-48
+	MOVQ out_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	SHRQ $3, CX
+	JZ gfdone
+	LOADCONSTS
+gfloop:
+	VMOVUPS (SI), Y0
+	SIGMOID2U
+	VMULPS Y2, Y0, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ gfloop
+gfdone:
+	VZEROUPPER
+	RET
+
+// func geluBwdAVX2(dx, dout, x []float32)   over len(x) &^ 7 elements:
+// dx = dout·(s + x·s(1-s)·2√(2/π)(1 + 3·0.044715x²)), s = σ(2u).
+TEXT ·geluBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), DI
+	MOVQ dout_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ x_len+56(FP), CX
+	SHRQ $3, CX
+	JZ gbdone
+	LOADCONSTS
+gbloop:
+	VMOVUPS (SI), Y0
+	SIGMOID2U
+	VSUBPS Y2, Y5, Y3
+	VMULPS Y2, Y3, Y3
+	VMULPS Y0, Y0, Y1
+	VBROADCASTSS geluc<>+60(SB), Y4
+	VMULPS Y4, Y1, Y1
+	VADDPS Y5, Y1, Y1
+	VBROADCASTSS geluc<>+56(SB), Y4
+	VMULPS Y4, Y1, Y1
+	VMULPS Y0, Y1, Y1
+	VMULPS Y3, Y1, Y1
+	VADDPS Y2, Y1, Y1
+	VMULPS (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	VPBROADCASTD geluc<>+44(SB), Y4
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ gbloop
+gbdone:
+	VZEROUPPER
+	RET
