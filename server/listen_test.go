@@ -153,12 +153,15 @@ func getURL(t *testing.T, u string) resp {
 // TestLoad runs many concurrent clients over loopback against a mix of
 // requests; none may fail.
 func TestLoad(t *testing.T) {
-	f := newFixture(t, nil)
+	csv := bigText("csv", 20000)
+	f := newFixture(t, func(o *Options) {
+		o.Data = OpenerFS([]string{"e2e/train.csv"}, func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(csv)), nil })
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	base, done := startServe(t, ctx, f.h, nil)
 	want := map[string]int{}
-	for _, p := range []string{"/", "/app.js", "/style.css", "/models/gpt2/config.json", "/models/gpt2/model.safetensors", "/api/models", "/healthz"} {
+	for _, p := range []string{"/", "/app.js", "/style.css", "/models/gpt2/config.json", "/models/gpt2/model.safetensors", "/api/models", "/healthz", "/data/e2e/train.csv"} {
 		want[p] = len(getURL(t, base+p).body)
 	}
 	const clients, perClient = 64, 25
@@ -167,7 +170,7 @@ func TestLoad(t *testing.T) {
 	lc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	reqCtx, reqCancel := context.WithTimeout(ctx, 15*time.Second)
 	defer reqCancel()
-	paths := []string{"/", "/app.js", "/style.css", "/models/gpt2/config.json", "/models/gpt2/model.safetensors", "/api/models", "/healthz", "/missing", "/models/gpt2/model.safetensors#range", "/app.js#gzip"}
+	paths := []string{"/", "/app.js", "/style.css", "/models/gpt2/config.json", "/models/gpt2/model.safetensors", "/api/models", "/healthz", "/missing", "/models/gpt2/model.safetensors#range", "/app.js#gzip", "/data/e2e/train.csv", "/data/e2e/train.csv#gzip", "/data/e2e/train.csv#range"}
 	var failures atomic.Int64
 	var firstErr sync.Once
 	var wg sync.WaitGroup

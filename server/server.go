@@ -9,6 +9,8 @@
 //	/main.wasm        the compiled engine (Options.WasmPath)
 //	/wasm_exec.js     Go's JavaScript glue for it (Options.WasmExecPath)
 //	/models/NAME/FILE a model checkpoint file (Options.ModelsDir)
+//	/data/NAME        a read-only data set file, e.g. /data/e2e/train.csv
+//	                  (Options.Data: the embedded data sets)
 //	/api/models       JSON listing of the model checkpoints
 //	/healthz          "ok"
 //
@@ -61,6 +63,12 @@ type Options struct {
 	// list.
 	ModelsDir string
 
+	// Data holds read-only data set files served under /data/ (for
+	// example OpenerFS(datasets.List(), datasets.Open): /data/e2e/train.csv,
+	// /data/glue/sst2/dev.tsv). Only text types are served from it (.csv,
+	// .tsv, .txt, .md, .json, .jsonl); nil serves no /data/.
+	Data fs.FS
+
 	// WasmPath is the compiled engine served at /main.wasm, typically the
 	// output of BuildWasm. When empty, a main.wasm in the web root is
 	// served if there is one; otherwise /main.wasm answers 503 with
@@ -83,6 +91,7 @@ type Options struct {
 type Handler struct {
 	web      *root
 	models   *root
+	data     *root
 	wasm     string // file served at /main.wasm, or ""
 	wasmExec string // file served at /wasm_exec.js, or ""
 	wasmWhy  string
@@ -112,6 +121,9 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.ModelsDir != "" {
 		h.models = &root{name: "models", dir: opts.ModelsDir, allow: modelFile}
+	}
+	if opts.Data != nil {
+		h.data = &root{name: "data", fsys: opts.Data, immutable: true, allow: dataFile}
 	}
 	if opts.WasmPath != "" {
 		if err := checkFile(opts.WasmPath, "wasm file"); err != nil {
@@ -191,6 +203,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.serveFromRoot(w, r, h.models, segs[1:], p)
+	case len(segs) >= 1 && segs[0] == "data":
+		if h.data == nil || len(segs) == 1 {
+			notFound(w)
+			return
+		}
+		h.serveFromRoot(w, r, h.data, segs[1:], p)
 	default:
 		if h.web == nil {
 			notFound(w)

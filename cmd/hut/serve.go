@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	datasets "github.com/hutml/hut/data"
 	"github.com/hutml/hut/server"
 	"github.com/hutml/hut/web"
 )
@@ -54,7 +55,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}()
 	warn := func(format string, a ...any) { fmt.Fprintf(stderr, "hut serve: "+format+"\n", a...) }
 
-	opts := server.Options{Web: web.Files, WebDir: *webDir, ModelsDir: *modelsDir, WasmPath: *wasmFile, WasmExecPath: *wasmExec}
+	opts := server.Options{Web: web.Files, WebDir: *webDir, ModelsDir: *modelsDir, WasmPath: *wasmFile, WasmExecPath: *wasmExec,
+		// The embedded data sets, read-only under /data/ (e2e/train.csv,
+		// glue/sst2/dev.tsv, …): the page's worker fetches them for training.
+		Data: server.OpenerFS(datasets.List(), datasets.Open)}
 	if *wasmFile == "" {
 		path, why, err := buildEngine(ctx, *wasmPkg, stderr)
 		if err != nil {

@@ -118,6 +118,16 @@ func TestServeWithoutEngine(t *testing.T) {
 	if code, h, _ := r.get(t, "/models/tiny/config.json"); code != 200 || h.Get("Content-Type") != "application/json" {
 		t.Errorf("config.json: %d %q", code, h.Get("Content-Type"))
 	}
+	// The embedded data sets, read-only under /data/.
+	if code, h, body := r.get(t, "/data/e2e/dev.csv"); code != 200 || h.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(body, "mr,ref") {
+		t.Errorf("/data/e2e/dev.csv: %d %q %.40q", code, h.Get("Content-Type"), body)
+	}
+	if code, _, body := r.get(t, "/data/glue/sst2/dev.tsv"); code != 200 || !strings.HasPrefix(body, "sentence\tlabel") {
+		t.Errorf("/data/glue/sst2/dev.tsv: %d %.40q", code, body)
+	}
+	if code, _, _ := r.get(t, "/data/glue/"); code != 404 {
+		t.Errorf("/data/glue/: %d, want 404 (no listings)", code)
+	}
 	if c := r.stop(); c != 0 {
 		t.Errorf("exit code %d; stderr %s", c, r.stderr)
 	}
