@@ -23,7 +23,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", defaultGPT2, "checkpoint directory or a name under ./models")
 	adapter := fs.String("adapter", "", "PEFT-style adapter directory to apply")
 	dataPath := fs.String("data", "", "a .txt corpus or .jsonl prompt/completion file (its held-out tail is scored, as in train)")
-	task := fs.String("task", "e2e", "built-in validation data when --data is empty: e2e or shakespeare")
+	task := fs.String("task", "e2e", "built-in validation data when --data is empty: e2e, shakespeare, or pretrain:RECIPE (a pre-training run's held-out split)")
 	seq := fs.Int("seq", 64, "tokens per sequence (use the training value)")
 	batch := fs.Int("batch", 8, "sequences per batch")
 	evalFrac := fs.Float64("eval-fraction", 0.05, "held-out share of --data (as in train)")
@@ -40,6 +40,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if *batch <= 0 || *seq <= 0 {
 		return usagef("--batch and --seq must be positive")
+	}
+	if path, ok := strings.CutPrefix(*task, "pretrain:"); ok && *dataPath == "" {
+		// Score exactly as the pre-training run did: its sequence length and batch.
+		r, err := readRecipe(path)
+		if err != nil {
+			return err
+		}
+		*seq, *batch = r.Seq, r.Batch
 	}
 	m, dir, err := loadGPT2(*model)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/hutml/hut/core/data"
 	"github.com/hutml/hut/core/tokenizer"
@@ -16,6 +17,20 @@ const e2eEvalRows = 512
 
 // builtinLMData returns the embedded data of a task as causal-LM examples.
 func builtinLMData(task string, tok *tokenizer.Tokenizer, T int) (trainEx, evalEx []train.LMExample, desc string, err error) {
+	if path, ok := strings.CutPrefix(task, "pretrain:"); ok {
+		r, err := readRecipe(path)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if r.Arch != "gpt2" {
+			return nil, nil, "", usagef("--task %s: recipe %s is not a GPT-2 recipe", task, path)
+		}
+		_, valDocs, err := corpusDocs(r)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return nil, train.ChunkCorpus(gpt2Stream(tok, valDocs), r.Seq), "validation split of the pre-training corpus of " + path, nil
+	}
 	switch task {
 	case "e2e":
 		trainEx, err = e2eExamples("e2e/train.csv", tok, T, 0)

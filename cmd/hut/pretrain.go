@@ -169,6 +169,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 0, "override the recipe's step count (for a quick try; the card records it)")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	initOnly := fs.Bool("init-only", false, "write the randomly initialised model (same shape and seed, no training): the baseline of docs/results.md")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -184,6 +185,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		*out = filepath.Join("models", r.Name)
+	}
+	if *initOnly {
+		return initModel(r, *recipePath, *out, stdout)
 	}
 	if r.Arch == "roberta" {
 		return pretrainRoBERTa(r, *recipePath, *out, *quiet, stdout, stderr)
@@ -308,7 +312,7 @@ func (c *modelCard) render() string {
 		arch = "RoBERTa (masked LM)"
 	}
 	fmt.Fprintf(&b, "# %s\n\nA tiny %s pre-trained from scratch by hut's own CLI on openly licensed text, for the browser demo and the CLI's default jobs. It is a teaching-scale model: it knows the vocabulary and style of its corpus, not the world.\n\n", r.Name, arch)
-	fmt.Fprintf(&b, "## Reproduce\n\n```\ngo run ./cmd/hut pretrain --recipe %s --out %s\n```\n\nThe recipe file holds the architecture and every hyper-parameter; the run is deterministic for a given machine and build.\nCheck the validation loss below with:\n\n```\ngo run ./cmd/%s\n```\n\n", c.RecipePath, c.Out, strings.TrimPrefix(c.EvalCommand, "hut "))
+	fmt.Fprintf(&b, "## Reproduce\n\n```\ngo run ./cmd/hut pretrain --recipe %s --out %s\n```\n\nThe recipe file holds the architecture and every hyper-parameter; the run is deterministic for a given machine and build.\nCheck the validation loss below with:\n\n```\ngo run ./cmd/hut %s\n```\n\n", c.RecipePath, c.Out, strings.TrimPrefix(c.EvalCommand, "hut "))
 	fmt.Fprintf(&b, "## Architecture\n\n```json\n%s\n```\n\n%s parameters (the LM head is tied to the token embedding); weights stored as %s (%.1f MB).\n\n", string(r.Config), peft.FormatCount(c.Params), r.DType, float64(c.Bytes)/1e6)
 	fmt.Fprintf(&b, "## Corpus\n\nTraining splits only — never any dev or test text. The last %.0f%% of every source is held out for validation.\n\n", 100*r.ValFraction)
 	for _, s := range r.Corpus {
@@ -333,4 +337,25 @@ func (c *modelCard) render() string {
 	}
 	b.WriteString("\nThe per-step log is `training_log.jsonl` beside this file.\n\n## Licence\n\nThe weights are released under the same terms as the corpus sources listed above; hut's code is MIT-licensed.\n")
 	return b.String()
+}
+
+// initModel writes the recipe's model with its initial random weights.
+func initModel(r *Recipe, recipePath, out string, stdout io.Writer) error {
+	if r.Arch == "roberta" {
+		return initRoBERTa(r, recipePath, out, stdout)
+	}
+	cfg, err := gpt2.ParseConfig(r.Config, recipePath+" (config)")
+	if err != nil {
+		return err
+	}
+	m := gpt2.New(cpu.New(), cfg)
+	m.Init(r.Seed)
+	if err := m.SaveHF(out, r.DType); err != nil {
+		return err
+	}
+	if err := writeGPT2TokenizerFiles(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s with random weights (seed %d), untrained\n", out, r.Name, r.Seed)
+	return nil
 }
