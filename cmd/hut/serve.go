@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	datasets "github.com/hutml/hut/data"
+	"github.com/hutml/hut/models"
 	"github.com/hutml/hut/server"
 	"github.com/hutml/hut/web"
 )
@@ -83,7 +85,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if st, err := os.Stat(*modelsDir); err != nil || !st.IsDir() {
 		abs, _ := filepath.Abs(*modelsDir)
-		warn("no models directory at %s: /models/ answers 404 and /api/models lists none until it appears (set it with --models DIR)", abs)
+		if dir, err := extractEmbeddedModels(); err == nil && *modelsDir == "models" {
+			// Started outside the repository: serve the models carried in the binary.
+			opts.ModelsDir = dir
+			warn("no models directory at %s: serving the embedded models (%s) from %s", abs, strings.Join(models.Names(), ", "), dir)
+		} else {
+			warn("no models directory at %s: /models/ answers 404 and /api/models lists none until it appears (set it with --models DIR)", abs)
+		}
 	}
 	h, err := server.New(opts)
 	if err != nil {
