@@ -5,6 +5,7 @@ import { Engine, TASKS, METHODS } from './engine.js';
 import { LineChart, drawHeatmap, drawScatter, fmt, inkFraction } from './charts.js';
 import { sliceStats, deltaMatrix, renderFormula, renderFacts, escapeHTML } from './teach.js';
 import * as store from './store.js';
+import * as ckpt from './checkpoint.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -16,6 +17,11 @@ const MAX_TRAIN = numParam('maxTrain', 4000);
 const MAX_DEV = numParam('maxDev', 200);
 const INSPECT_ROWS = 24, INSPECT_COLS = 48;
 const MAX_NEW = numParam('maxNew', 40); // tokens generated in "Try it"
+// The model menu's entry for a checkpoint from the user's own files.
+const LOCAL = '__local__';
+// ?wasmLimitMiB=… lowers the WebAssembly memory limit of the checkpoint
+// check (to see its messages without a large model).
+if (params.has('wasmLimitMiB')) ckpt.LIMITS.wasmHeap = numParam('wasmLimitMiB', 4096) * ckpt.MiB;
 
 
 const state = {
@@ -42,6 +48,7 @@ const state = {
   compare: { phase: 'idle', history: { hut: { loss: [], metric: [] }, lora: { loss: [], metric: [] } }, corr: {} },
   downloads: 0,
   stepOffset: 0, // steps the adapter had before this run (null: unknown, an uploaded adapter)
+  local: null, // the user's own checkpoint: files, config, sizes, memory check (see inspectLocal)
 };
 let engine = null;
 
@@ -102,6 +109,11 @@ function setPhase(phase) {
   $('cmp-btn').disabled = !haveModel || state.compare.phase === 'running';
   $('model').disabled = phase === 'running' || phase === 'loading';
   $('backend').disabled = phase === 'running' || phase === 'loading';
+  const busy = phase === 'running' || phase === 'loading';
+  const L = state.local;
+  $('local-files').disabled = busy;
+  $('local-dir').disabled = busy;
+  $('local-load').disabled = busy || !L || L.problems.length > 0 || !L.check || L.check.level === 'refuse';
 }
 
 // ---- the engine ----
@@ -195,17 +207,19 @@ async function loadModelList() {
   state.models = list.filter((m) => TASKS[archOf(m)]);
   const sel = $('model');
   sel.textContent = '';
-  if (state.models.length === 0) {
-    const o = new Option('(no model found)', '');
-    sel.appendChild(o);
-    setStatus('No model to train: the server lists no GPT-2 or RoBERTa checkpoint. Put one in models/ (e.g. models/tiny-gpt2 with config.json and model.safetensors) or start hut serve with --models DIR.', 'bad');
-    return;
-  }
   for (const m of state.models) {
     const size = m.total_size ? ` · ${(m.total_size / 1e6).toFixed(1)} MB` : '';
     sel.appendChild(new Option(`${m.name} (${archOf(m) === 'gpt2' ? 'GPT-2 → E2E' : 'RoBERTa → SST-2'}${size})`, m.name));
   }
+  sel.appendChild(new Option('Your own checkpoint (files on this device)…', LOCAL));
   const want = params.get('model');
+  if (state.models.length === 0 || want === 'local') {
+    sel.value = LOCAL;
+    if (state.models.length === 0) {
+      setStatus('The server lists no GPT-2 or RoBERTa checkpoint: choose your own below (Setup → Model), put one in models/ (e.g. models/tiny-gpt2 with config.json and model.safetensors), or start hut serve with --models DIR.', 'bad');
+    }
+    return;
+  }
   const pick = state.models.find((m) => m.name === want) || state.models.find((m) => m.name === 'tiny-gpt2') || state.models[0];
   sel.value = pick.name;
 }
@@ -289,11 +303,32 @@ function evalExamples() {
 }
 
 // loadSelectedModel loads the chosen checkpoint and its task into the
-// main engine.
+// main engine; "your own checkpoint" shows the file picker, and loads the
+// files again when they were loaded before (a new engine).
 async function loadSelectedModel() {
   const name = $('model').value;
+  $('local-panel').hidden = name !== LOCAL;
+  if (name === LOCAL) {
+    if (state.local && state.local.loaded) return loadLocalModel(state.local);
+    // a new engine: load the checkpoint that was loaded, even when other
+    // files have been chosen since
+    if (!state.loadedKey && state.model && state.model.local) return loadLocalModel(state.model.ckpt);
+    renderLocal();
+    if (state.models.length) {
+      setStatus(state.loadedKey ? `Choose your checkpoint’s files below; ${state.model.name} stays loaded until you load yours.`
+        : 'Choose your checkpoint’s files below (Setup → Model).');
+    }
+    if (!state.loadedKey && state.phase === 'loading') setPhase('ready');
+    return;
+  }
   const m = state.models.find((x) => x.name === name);
   if (!m) return;
+  await loadModel(m, () => engine.call('loadModel', { url: m.url }));
+}
+
+// loadModel loads a checkpoint with load() (which resolves to
+// hut.loadModel's answer), then its task, into the main engine.
+async function loadModel(m, load) {
   state.model = m;
   state.arch = archOf(m);
   state.task = TASKS[state.arch];
@@ -313,24 +348,269 @@ async function loadSelectedModel() {
   setBadge('model-badge', 'model: loading ' + m.name, 'pending');
   try {
     setStatus(`Loading ${m.name}…`);
-    const info = await engine.call('loadModel', { url: m.url });
+    const info = await load();
     state.modelInfo = info;
     setStatus(`Reading the ${state.task.task === 'e2e' ? 'E2E' : 'SST-2'} data…`);
     state.taskInfo = await engine.call('loadTask', {
       task: state.task.task, trainUrl: state.task.trainUrl, devUrl: state.task.devUrl, maxTrain: MAX_TRAIN, maxDev: MAX_DEV,
     });
-    state.loadedKey = m.url + '|' + state.task.task;
+    state.loadedKey = (m.local ? 'local:' + m.name : m.url) + '|' + state.task.task;
     const pcount = info && info.params ? `${(info.params / 1e6).toFixed(2)} M parameters` : '';
     setBadge('model-badge', `model: ${m.name}${pcount ? ' · ' + pcount : ''}`, 'ok');
     setStatus(`Ready: ${m.name} with ${state.taskInfo.train} training and ${state.taskInfo.dev} validation examples. Press “Start training”.`);
     state.before.clear();
     resetRun();
     await refreshEstimates();
+    if (m.local) await localLoaded(m.ckpt, info);
     setPhase('ready');
   } catch (e) {
     setBadge('model-badge', 'model: failed', 'bad');
     showError(e, `Loading ${m.name} failed`);
     setPhase('error');
+  }
+}
+
+// ---- your own checkpoint ----
+
+// inspectLocal sorts the chosen files, reads config.json and the
+// safetensors header (not the weights), and checks the memory.
+async function inspectLocal(fileList) {
+  const pick = ckpt.pickFiles(fileList);
+  const L = { pick, name: '', config: null, dims: null, header: null, tokenizerFrom: null, problems: [...pick.problems], notes: [], loaded: false };
+  L.fileBytes = Object.values(pick.files).reduce((a, f) => a + f.size, 0);
+  if (pick.files['config.json']) {
+    try {
+      L.config = JSON.parse(await pick.files['config.json'].text());
+      L.dims = ckpt.dims(L.config);
+    } catch (e) {
+      L.problems.push(e instanceof SyntaxError ? 'config.json is not valid JSON: ' + e.message : e.message);
+    }
+  }
+  if (pick.weights === 'model.safetensors') {
+    try {
+      L.header = await ckpt.safetensorsHeader(pick.files['model.safetensors']);
+    } catch (e) {
+      L.problems.push(e.message);
+    }
+  }
+  if (L.dims && L.header && L.header.numel > 0 && (L.header.numel < 0.5 * L.dims.params || L.header.numel > 2 * L.dims.params)) {
+    L.notes.push(`model.safetensors holds ${ckpt.formatParams(L.header.numel)} numbers but config.json describes ${ckpt.formatParams(L.dims.params)} parameters: they may not belong together (the engine checks every tensor as it loads)`);
+  }
+  if (L.dims && !pick.tokenizer && !pick.files['vocab.json'] && !pick.files['merges.txt']) {
+    // the engine has no tokenizer of its own: borrow the files of a
+    // served model of the same architecture and vocabulary
+    const donor = state.models.find((m) => archOf(m) === L.dims.arch && m.config && m.config.vocab_size === L.dims.vocab
+      && (m.files || []).some((f) => f.name === 'tokenizer.json' || f.name === 'vocab.json'));
+    if (donor) L.tokenizerFrom = donor;
+    else L.problems.push(`no tokenizer files (vocab.json + merges.txt, or tokenizer.json), and this server lists no ${L.dims.arch === 'gpt2' ? 'GPT-2' : 'RoBERTa'} model with the same ${L.dims.vocab.toLocaleString('en-US')}-token vocabulary to borrow them from: add them (the engine has no built-in tokenizer)`);
+  }
+  const base = (p) => String(p || '').split(/[\\/]/).filter(Boolean).pop() || '';
+  L.name = (pick.name || base(L.config && L.config._name_or_path) || 'my-checkpoint').replace(/[^\w.+-]+/g, '-').slice(0, 64);
+  state.local = L;
+  renderLocal();
+}
+
+// localEstimate is the memory estimate of the user's checkpoint at the
+// form's settings, on the engine's backend.
+function localEstimate(L, s = settings()) {
+  // the ticked targets when they are this architecture's, else the method's default
+  let targets = s.targets.filter((t) => t in L.dims.modules);
+  if (!targets.length) targets = TASKS[L.dims.arch].defaults[s.method] || [];
+  return ckpt.estimate(L.dims, {
+    fileBytes: L.fileBytes, method: s.method, r: s.r, targets, batch: s.batch, seq: s.seq,
+    backend: state.boot && state.boot.backend === 'webgpu' ? 'webgpu' : 'cpu',
+  });
+}
+
+function localCheck(L, est) {
+  return ckpt.check(est, {
+    deviceMemory: navigator.deviceMemory, limits: state.boot && state.boot.limits, software: state.boot && state.boot.backend === 'webgpu' && isSoftware(state.boot),
+    name: L.name, params: L.dims.params, arch: L.dims.arch,
+  });
+}
+
+// renderLocal shows the chosen files, the memory estimate at the current
+// settings and the verdict, and enables "Load" when the checkpoint fits.
+function renderLocal() {
+  const box = $('local-check');
+  const verdict = $('local-verdict');
+  const btn = $('local-load');
+  const L = state.local;
+  box.textContent = '';
+  btn.disabled = true;
+  btn.textContent = 'Load this checkpoint';
+  if (!L) {
+    box.innerHTML = '<p class="hint">No files chosen yet.</p>';
+    verdict.hidden = true;
+    return;
+  }
+  const li = (html, level = '') => { const e = document.createElement('li'); e.innerHTML = html; if (level) e.dataset.level = level; return e; };
+  const ul = document.createElement('ul');
+  const f = L.pick.files;
+  const d = L.dims;
+  if (f['config.json']) {
+    ul.appendChild(li(d ? `<code>config.json</code>: ${d.arch === 'gpt2' ? 'GPT-2' : 'RoBERTa'}, ${d.layers} layers, width ${d.hidden}, vocabulary ${d.vocab.toLocaleString('en-US')}: `
+      + `<strong>${ckpt.formatParams(d.params)} parameters</strong> (task: ${TASKS[d.arch].title})` : '<code>config.json</code>'));
+  }
+  if (L.pick.weights) {
+    const wf = f[L.pick.weights];
+    const dt = L.header ? Object.keys(L.header.dtypes).join(', ') : '';
+    const conv = L.header && Object.keys(L.header.dtypes).some((t) => t !== 'F32') ? ', converted to fp32 on load' : '';
+    ul.appendChild(li(`<code>${escapeHTML(L.pick.weights)}</code>: ${ckpt.formatBytes(wf.size)}`
+      + (L.header ? ` (${dt}, ${L.header.tensors} tensor${L.header.tensors === 1 ? '' : 's'}${conv})` : L.pick.weights === 'pytorch_model.bin' ? ' (PyTorch; read without running its pickle)' : '')));
+  }
+  if (L.pick.tokenizer) ul.appendChild(li(`tokenizer: <code>${escapeHTML(L.pick.tokenizer)}</code>${f['tokenizer_config.json'] ? ' + <code>tokenizer_config.json</code>' : ''}`));
+  else if (L.tokenizerFrom) ul.appendChild(li(`tokenizer: none in your files; the engine has no built-in one, so the page borrows <code>${escapeHTML(L.tokenizerFrom.name)}</code>’s from this server (the same ${d.vocab.toLocaleString('en-US')}-token vocabulary)`, 'warn'));
+  if (L.pick.ignored.length) {
+    const n = L.pick.ignored.length;
+    ul.appendChild(li(`not used: ${L.pick.ignored.slice(0, 6).map((x) => `<code>${escapeHTML(x)}</code>`).join(', ')}${n > 6 ? ` and ${n - 6} more` : ''}`));
+  }
+  for (const p of L.problems) ul.appendChild(li(escapeHTML(p), 'bad'));
+  for (const n of L.notes) ul.appendChild(li(escapeHTML(n), 'warn'));
+  box.appendChild(ul);
+  let level = 'refuse', message;
+  if (L.problems.length) {
+    message = `These files cannot be loaded: ${L.problems[0]}.`;
+  } else {
+    const s = settings();
+    const est = localEstimate(L, s);
+    const chk = localCheck(L, est);
+    L.est = est;
+    L.check = chk;
+    level = chk.level;
+    message = chk.message;
+    const path = est.backend === 'webgpu' ? 'WebGPU' : 'the CPU path (WebAssembly)';
+    const rows = [
+      ['weights in fp32, as the engine keeps them (4 bytes × parameters)', est.W, ''],
+      ['files, of which the engine keeps a copy', est.F, ''],
+      [`training state: ${METHODS.find((x) => x.id === s.method).name}, ${ckpt.formatParams(est.trainable)} trainable numbers with gradients and Adam moments`, est.S, ''],
+      [`activations of one step: batch ${s.batch} × ${est.seq} tokens`, est.A, ''],
+      [`<strong>engine memory (WebAssembly heap), at its peak</strong>, on ${path}`, est.heap, `limit ${ckpt.formatBytes(ckpt.LIMITS.wasmHeap)} (wasm32)`],
+    ];
+    if (est.backend === 'webgpu') rows.push(['GPU memory: weights, training state, activations', est.gpu, 'not reported by WebGPU']);
+    rows.push(['this tab in all: engine + the files while they are handed over', est.heap + est.F + (isSoftware(state.boot) ? est.gpu : 0),
+      navigator.deviceMemory ? `device: ${navigator.deviceMemory} GiB (navigator.deviceMemory)` : 'device memory not reported']);
+    const t = document.createElement('table');
+    t.className = 'cost';
+    t.id = 'local-memory';
+    t.innerHTML = '<caption>Memory this checkpoint needs at the current settings (an estimate; docs/web.md gives the rule)</caption>'
+      + '<thead><tr><th scope="col">what</th><th scope="col">needs</th><th scope="col">available</th></tr></thead>';
+    const tb = document.createElement('tbody');
+    for (const [what, bytes, avail] of rows) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td>${what}</td><td class="num">${ckpt.formatBytes(bytes)}</td><td>${escapeHTML(avail)}</td>`;
+      tb.appendChild(tr);
+    }
+    t.appendChild(tb);
+    const wrap = document.createElement('div');
+    wrap.className = 'table-wrap';
+    wrap.appendChild(t);
+    box.appendChild(wrap);
+    if (chk.notes.length) {
+      const nu = document.createElement('ul');
+      for (const n of chk.notes) nu.appendChild(li(escapeHTML(n)));
+      box.appendChild(nu);
+    }
+    if (L.measured) {
+      const p = document.createElement('p');
+      p.className = 'hint';
+      p.id = 'local-measured';
+      p.textContent = `Loaded: the engine counts ${ckpt.formatParams(L.measured.params)} parameters; its WebAssembly memory is ${ckpt.formatBytes(L.measured.heap)} now (it never shrinks: this is its peak so far).`;
+      box.appendChild(p);
+    }
+  }
+  verdict.hidden = false;
+  verdict.textContent = message;
+  verdict.dataset.level = level;
+  verdict.setAttribute('role', level === 'refuse' ? 'alert' : 'status');
+  const busy = state.phase === 'running' || state.phase === 'loading';
+  btn.disabled = level === 'refuse' || busy;
+  btn.textContent = level === 'warn' ? 'Load anyway' : L.loaded ? 'Load again' : 'Load this checkpoint';
+}
+
+// readLocalFiles reads the checkpoint's files into ArrayBuffers (progress
+// per file), plus the borrowed tokenizer files.
+async function readLocalFiles(L) {
+  const out = {};
+  for (const [name, file] of Object.entries(L.pick.files)) {
+    out[name] = await ckpt.readFile(file, (done, total) => onProgress({ what: 'reading ' + name, done, total }));
+  }
+  if (L.tokenizerFrom) {
+    const have = new Set((L.tokenizerFrom.files || []).map((f) => f.name));
+    const names = have.has('tokenizer.json') ? ['tokenizer.json'] : ['vocab.json', 'merges.txt'];
+    if (have.has('tokenizer_config.json')) names.push('tokenizer_config.json');
+    for (const n of names) {
+      const res = await fetch(L.tokenizerFrom.url + n);
+      if (!res.ok) throw new Error(`borrowing the tokenizer: ${L.tokenizerFrom.url + n} answered ${res.status}`);
+      out[n] = await res.arrayBuffer();
+    }
+  }
+  return out;
+}
+
+// loadLocalModel loads a checked checkpoint (default: the chosen files)
+// into the main engine: the files are read here and their buffers moved to
+// the worker.
+async function loadLocalModel(L = state.local) {
+  if (!L || !L.dims || L.problems.length) return;
+  renderLocal();
+  const chk = localCheck(L, localEstimate(L));
+  if (chk.level === 'refuse') {
+    setStatus(chk.message, 'bad');
+    return;
+  }
+  const m = {
+    name: L.name, url: null, local: true, model_type: L.dims.arch, architectures: L.config.architectures || [],
+    config: L.config, total_size: L.fileBytes, ckpt: L,
+  };
+  const opt = $('model').querySelector(`option[value="${LOCAL}"]`);
+  opt.textContent = `${L.name} (your files · ${L.dims.arch === 'gpt2' ? 'GPT-2 → E2E' : 'RoBERTa → SST-2'} · ${(L.fileBytes / 1e6).toFixed(1)} MB)`;
+  $('model').value = LOCAL;
+  await loadModel(m, async () => {
+    setStatus(`Reading ${L.name} from your files…`);
+    const files = await readLocalFiles(L);
+    setStatus(`The engine is loading ${L.name} (decoding the weights to fp32)…`);
+    return engine.loadModelFiles(files, L.name);
+  });
+  // a new engine (another backend) loads the files again
+  L.loaded = state.loadedKey.startsWith('local:');
+  renderLocal();
+}
+
+// localLoaded records what the engine reports after loading the user's
+// checkpoint L: its parameter count and its WebAssembly memory.
+async function localLoaded(L, info) {
+  let heap = NaN;
+  try { heap = (await engine.call('heap')).wasmBytes; } catch (_) { /* an old worker */ }
+  L.measured = { params: info && info.params, heap };
+  const notes = (info && info.notes) || [];
+  if (notes.length) L.notes = [...new Set([...L.notes, ...notes])];
+}
+
+// loadModelInto loads the current model into another engine (the
+// side-by-side comparison).
+async function loadModelInto(e, m) {
+  if (!m.local) return e.call('loadModel', { url: m.url });
+  const files = await readLocalFiles(m.ckpt);
+  return e.loadModelFiles(files, m.name);
+}
+
+// compareMemory refuses the side-by-side run of a user's checkpoint when
+// two more engines, each with its own copy, would not fit.
+function compareMemory() {
+  if (!state.model || !state.model.local) return;
+  const L = state.model.ckpt;
+  const s = settings();
+  let total = L.measured && L.measured.heap > 0 ? L.measured.heap : localEstimate(L, s).heap;
+  for (const id of ['hut', 'lora']) {
+    const est = localEstimate(L, { ...s, method: id, targets: state.task.defaults[id] });
+    const chk = localCheck(L, est);
+    if (chk.level === 'refuse') throw new Error(chk.message);
+    total += est.heap;
+  }
+  const ram = Number(navigator.deviceMemory);
+  if (ram > 0 && total > ram * ckpt.GiB) {
+    throw new Error(`the side by side run starts two more engines, each with its own copy of ${L.name}: about ${ckpt.formatBytes(total)} in all, and this device reports ${ram} GiB (navigator.deviceMemory)`);
   }
 }
 
@@ -402,6 +682,10 @@ function resetRun() {
 async function setupRun() {
   const s = settings();
   validate(s);
+  if (state.model && state.model.local) {
+    const chk = localCheck(state.model.ckpt, localEstimate(state.model.ckpt, s));
+    if (chk.level === 'refuse') throw new Error(chk.message);
+  }
   setStatus(`Attaching a fresh ${s.method.toUpperCase()} adapter…`);
   state.setup = await engine.call('setup', s);
   state.setupSettings = s;
@@ -495,6 +779,9 @@ async function trainSteps() {
     await tryModel({ quiet: true });
     setPhase('done');
     setStatus(`Done: ${state.step} steps. Try the model below, look at the update, or save the adapter.`);
+    if (state.model && state.model.local && state.model.ckpt.measured) {
+      try { state.model.ckpt.measured.heap = (await engine.call('heap')).wasmBytes; renderLocal(); } catch (_) { /* shown at load */ }
+    }
   }
 }
 
@@ -689,6 +976,7 @@ async function startCompare() {
   const status = (t) => { $('cmp-status').textContent = t; };
   const ids = ['hut', 'lora'];
   try {
+    compareMemory();
     status('Starting two engines…');
     for (const id of ids) {
       const e = new Engine('compare-' + id, { onError: (err) => { if (err.message !== 'stopped') status(`${id.toUpperCase()}: ${err.message}`); } });
@@ -698,7 +986,7 @@ async function startCompare() {
     status('Loading the model and data in both…');
     for (const id of ids) {
       const e = cmp.engines[id];
-      await e.call('loadModel', { url: state.model.url });
+      await loadModelInto(e, state.model);
       await e.call('loadTask', { task: state.task.task, trainUrl: state.task.trainUrl, devUrl: state.task.devUrl, maxTrain: MAX_TRAIN, maxDev: MAX_DEV });
       const r = await e.call('setup', { ...base, method: id, lr: lrs[id], steps, targets: state.task.defaults[id] });
       cmpCell(id, 1, fmtCount(r.trainable));
@@ -914,7 +1202,10 @@ function markDirty() {
     $('dirty-note').hidden = false;
   }
   clearTimeout(markDirty.t);
-  markDirty.t = setTimeout(() => { if (state.phase !== 'running' && state.phase !== 'loading') refreshEstimates(); }, 250);
+  markDirty.t = setTimeout(() => {
+    if (state.local && !$('local-panel').hidden) renderLocal();
+    if (state.phase !== 'running' && state.phase !== 'loading') refreshEstimates();
+  }, 250);
 }
 
 function wire() {
@@ -924,7 +1215,7 @@ function wire() {
     r.addEventListener('change', () => { renderTargets(); markDirty(); });
   }
   $('setup-form').addEventListener('change', (e) => {
-    if (e.target.id === 'model') return;
+    if (e.target.id === 'model' || e.target.closest('#local-panel')) return;
     if (e.target.id === 'backend') { restart(); return; }
     if (e.target.name !== 'method') markDirty();
   });
@@ -943,6 +1234,19 @@ function wire() {
   $('save-btn').addEventListener('click', saveInBrowser);
   $('download-btn').addEventListener('click', downloadFiles);
   $('upload').addEventListener('change', uploadFiles);
+  for (const id of ['local-files', 'local-dir']) {
+    $(id).addEventListener('change', async (ev) => {
+      try {
+        await inspectLocal(ev.target.files);
+      } catch (e) {
+        showError(e, 'Reading your files failed');
+      } finally {
+        ev.target.value = '';
+      }
+    });
+  }
+  if (!('webkitdirectory' in HTMLInputElement.prototype)) $('local-dir-label').hidden = true;
+  $('local-load').addEventListener('click', () => { loadLocalModel(); });
 }
 
 async function restart() {
@@ -956,6 +1260,7 @@ window.hutDemo = {
   training: () => loopActive,
   ink: (id) => inkFraction($(id)),
   settings,
+  heap: () => engine.call('heap'),
 };
 
 function drawPlaceholders() {
@@ -974,7 +1279,6 @@ async function main() {
   await loadModelList();
   const ok = await startEngine();
   if (!ok) return;
-  if (state.models.length === 0) { setPhase('error'); return; }
   await loadSelectedModel();
   renderSaved();
 }

@@ -58,6 +58,18 @@ export class Engine {
     return p;
   }
 
+  // loadModelFiles is hut.loadModel({files, name}) for a checkpoint the
+  // page has read from the user's files (name → ArrayBuffer). The buffers
+  // are transferred to the worker, not copied: after the call they are
+  // detached here (byteLength 0), so a 500 MB file is not held twice.
+  loadModelFiles(files, name) {
+    const transfer = [];
+    for (const v of Object.values(files)) {
+      if (v instanceof ArrayBuffer && !transfer.includes(v)) transfer.push(v);
+    }
+    return this.call('loadModel', { files, name }, transfer);
+  }
+
   // stop asks a running hut.step to return after its current step. It
   // bypasses the queue (that is the point) and never rejects.
   stop() {

@@ -10,13 +10,17 @@
 //
 // ops: "boot" {backend} loads /wasm_exec.js and /main.wasm and calls hut.init;
 // "loadTask" {task, trainUrl, devUrl, maxTrain, maxDev} fetches the data files
-// from the server (/data/...) and hands their text to hut.loadTask; every
+// from the server (/data/...) and hands their text to hut.loadTask; "heap"
+// answers {wasmBytes}, the size of the engine's WebAssembly memory (it only
+// grows: its peak); "loadModel" with {files} gets the checkpoint's
+// ArrayBuffers transferred from the page (engine.js, loadModelFiles); every
 // other op is passed as is to the engine's method of the same name ("stop"
 // too: the page sends it without waiting for the running call, and the
 // engine answers it at once).
 'use strict';
 
 let booted = null; // Promise of hut.init's answer
+let wasmMemory = null; // the engine's WebAssembly.Memory
 
 const ENGINE_OPS = new Set([
   'init', 'loadModel', 'setup', 'estimate', 'step', 'evaluate', 'generate', 'classify',
@@ -55,6 +59,7 @@ async function boot(args) {
   }
   const go = new Go();
   const { instance } = await WebAssembly.instantiateStreaming(res, go.importObject);
+  wasmMemory = instance.exports.mem || null;
   const exited = go.run(instance); // not awaited: resolves only when Go main returns
   exited.then(() => self.postMessage({ type: 'hut-error', message: 'the engine stopped (Go main returned)' }));
   await Promise.race([
@@ -111,6 +116,8 @@ async function handle(op, args) {
   if (!booted) throw new Error('the engine is not started');
   await booted;
   if (op === 'loadTask') return loadTask(args);
+  if (op === 'heap') return { wasmBytes: wasmMemory ? wasmMemory.buffer.byteLength : null };
+
   if (!ENGINE_OPS.has(op)) throw new Error('unknown operation ' + op);
   if (typeof self.hut[op] !== 'function') throw new Error(`this engine has no hut.${op}`);
   return self.hut[op](args || {});
