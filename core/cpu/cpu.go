@@ -108,16 +108,26 @@ func (be *Backend) parallel(n int, cost int, fn func(lo, hi int)) {
 
 // MatMul implements tensor.Backend.
 func (be *Backend) MatMul(c, a, b tensor.Buf, m, n, k int, transA, transB bool, alpha, beta float32) {
-	lda, ldb := k, n
+	be.MatMulScaled(c, a, b, nil, m, n, k, transA, transB, alpha, beta)
+}
+
+// MatMulScaled implements tensor.Backend: the scaling is folded into the
+// packing of A (gemm.SgemmScaled).
+func (be *Backend) MatMulScaled(c, a, b, s tensor.Buf, m, n, k int, transA, transB bool, alpha, beta float32) {
+	lda, ldb := max(k, 1), max(n, 1)
 	if transA {
-		lda = m
+		lda = max(m, 1)
 	}
 	if transB {
-		ldb = k
+		ldb = max(k, 1)
 	}
 	A, B, C := F(a), F(b), F(c)
 	if len(A) < m*k || len(B) < k*n || len(C) < m*n {
 		panic(fmt.Sprintf("cpu.MatMul: buffers too small for %dx%dx%d (a %d, b %d, c %d)", m, n, k, len(A), len(B), len(C)))
 	}
-	gemm.Sgemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, n)
+	var S []float32
+	if s != nil {
+		S = F(s)[:k]
+	}
+	gemm.SgemmScaled(transA, transB, m, n, k, alpha, A, lda, S, B, ldb, beta, C, max(n, 1))
 }

@@ -101,8 +101,6 @@ func (h *hutAdapter) sums(be tensor.Backend, l *Linear) {
 func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
 	be := c.Be
 	h.sums(be, l)
-	xs := c.WS.Get(wsA, N*l.In)
-	be.ScaleCols(xs, x, h.b, N, l.In)
 	var z tensor.Buf
 	if c.Train {
 		h.z = grow(be, h.z, N*l.Out)
@@ -110,7 +108,8 @@ func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
 	} else {
 		z = c.WS.Get(wsB, N*l.Out)
 	}
-	be.MatMul(z, xs, l.W.W, N, l.Out, l.In, false, true, 1, 0)
+	// (X⊙bᵀ)·W0ᵀ with the scaling folded into the GEMM.
+	be.MatMulScaled(z, x, l.W.W, h.b, N, l.Out, l.In, false, true, 1, 0)
 	be.ScaleCols(y, z, h.a, N, l.Out)
 	if l.Bias != nil {
 		be.AddBias(y, l.Bias.W, N, l.Out)
@@ -125,10 +124,8 @@ func (h *hutAdapter) Backward(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 	be := c.Be
 	be.Zero(h.ga, 0, l.Out)
 	be.ColSumMul(h.ga, dy, h.z, N, l.Out)
-	g := c.WS.Get(wsA, N*l.Out)
-	be.ScaleCols(g, dy, h.a, N, l.Out)
 	H := c.WS.Get(wsB, N*l.In)
-	be.MatMul(H, g, l.W.W, N, l.In, l.Out, false, false, 1, 0)
+	be.MatMulScaled(H, dy, l.W.W, h.a, N, l.In, l.Out, false, false, 1, 0) // (G⊙aᵀ)·W0
 	be.Zero(h.gb, 0, l.In)
 	be.ColSumMul(h.gb, H, x, N, l.In)
 	if dx != nil {

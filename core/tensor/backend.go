@@ -96,6 +96,11 @@ type Backend interface {
 	// op(A) [m, k], op(B) [k, n]; op(X) = Xᵀ when the flag is set (A is then
 	// stored [k, m], B stored [n, k]). beta = 0 overwrites C.
 	MatMul(c, a, b Buf, m, n, k int, transA, transB bool, alpha, beta float32)
+	// MatMulScaled is MatMul with the inner dimension scaled:
+	// C = alpha·op(A)·diag(s)·op(B) + beta·C, s of k entries (nil: MatMul).
+	// It computes (X⊙s)·Wᵀ without forming X⊙s, HUT's forward and
+	// input-gradient products; the result equals MatMul on the scaled A.
+	MatMulScaled(c, a, b, s Buf, m, n, k int, transA, transB bool, alpha, beta float32)
 
 	// ---- element-wise ----
 	Add(out, a, b Buf, n int)               // out = a + b

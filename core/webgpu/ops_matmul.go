@@ -178,3 +178,25 @@ func (be *Backend) BenchMatMul(m, n, k int, transA, transB bool, reps int) (gflo
 	ms := (perf.Call("now").Float() - t0) / float64(reps)
 	return 2 * float64(m) * float64(n) * float64(k) / (ms * 1e6), ms, nil
 }
+
+// MatMulScaled computes C = alpha·op(A)·diag(s)·op(B) + beta·C by scaling
+// the inner dimension of A into a pooled temporary and running MatMul (two
+// dispatches; the CPU backend folds the scaling into GEMM packing).
+func (be *Backend) MatMulScaled(c, a, b, s tensor.Buf, m, n, k int, transA, transB bool, alpha, beta float32) {
+	if s == nil {
+		be.MatMul(c, a, b, m, n, k, transA, transB, alpha, beta)
+		return
+	}
+	if m <= 0 || n <= 0 || k <= 0 {
+		be.MatMul(c, a, b, m, n, k, transA, transB, alpha, beta)
+		return
+	}
+	tmp := be.NewBuf(m * k)
+	if transA {
+		be.ScaleRows(tmp, a, s, k, m) // A is stored [k, m]
+	} else {
+		be.ScaleCols(tmp, a, s, m, k)
+	}
+	be.MatMul(c, tmp, b, m, n, k, transA, transB, alpha, beta)
+	be.Free(tmp)
+}

@@ -20,6 +20,7 @@ func init() {
 	register("memory", checkMemory)
 	register("matmul", checkMatMul, "default", "blocked")
 	register("matmul-tiled", checkMatMulQuick, "tiled")
+	register("matmul-scaled", checkMatMulScaled)
 	register("elementwise", checkElementwise)
 	register("broadcast", checkBroadcast, "default", "tree")
 	register("reduce", checkReduce, "default", "tree")
@@ -133,6 +134,24 @@ func checkMatMul(e *env) {
 		c0[i] *= 0.3
 	}
 	e.record("MatMul(k=0)", "m=6 n=5 k=0 beta=0.3", c0, got)
+}
+
+// checkMatMulScaled checks C = alpha·op(A)·diag(s)·op(B) + beta·C, HUT's
+// scaled products, in every orientation.
+func checkMatMulScaled(e *env) {
+	for _, sh := range []mmShape{{5, 7, 3}, {33, 17, 29}, {64, 48, 40}} {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				m, n, k := sh.m, sh.n, sh.k
+				a, b, sc := e.randn(m*k, 1), e.randn(k*n, 1), e.randn(k, 1)
+				c := e.randn(m*n, 1)
+				e.both(func(s sel) {
+					s.Be.MatMulScaled(s.B(c), s.B(a), s.B(b), s.B(sc), m, n, k, tA, tB, 0.5, 0.25)
+				})
+				e.cmp("MatMulScaled", fmt.Sprintf("m=%d n=%d k=%d transA=%v transB=%v", m, n, k, tA, tB), c)
+			}
+		}
+	}
 }
 
 // checkMatMulQuick is the MatMul check for the workgroup-tiled kernel,
