@@ -160,3 +160,41 @@ func blockSum(x []float32, square bool) float64 {
 	}
 	return total
 }
+
+func (be *Backend) ScaleColsBias(out, x, s, bias tensor.Buf, N, C int) {
+	O, X, S := F(out)[:N*C], F(x)[:N*C], F(s)[:C]
+	var B []float32
+	if bias != nil {
+		B = F(bias)[:C]
+	}
+	be.parallel(N, C, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			o := O[n*C : (n+1)*C]
+			mulVec(o, X[n*C:(n+1)*C], S)
+			if B != nil {
+				addVec(o, B)
+			}
+		}
+	})
+}
+
+// ColSumMulScale splits the channels across workers (each owns its column
+// sums and its columns of out), so sums keep a fixed order.
+func (be *Backend) ColSumMulScale(dst, out, h, x, s tensor.Buf, N, C int) {
+	D, H, X, S := F(dst)[:C], F(h)[:N*C], F(x)[:N*C], F(s)[:C]
+	var O []float32
+	if out != nil {
+		O = F(out)[:N*C]
+	}
+	be.parallel(C, N, func(lo, hi int) {
+		acc := make([]float32, hi-lo)
+		for n := 0; n < N; n++ {
+			hr := H[n*C+lo : n*C+hi]
+			fmaVec(acc, hr, X[n*C+lo:n*C+hi])
+			if O != nil {
+				mulVec(O[n*C+lo:n*C+hi], hr, S[lo:hi])
+			}
+		}
+		addVec(D[lo:hi], acc)
+	})
+}

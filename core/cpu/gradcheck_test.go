@@ -278,10 +278,17 @@ func TestReductions(t *testing.T) {
 	be.BroadcastCols(From(bc), From([]float32{1, 2}), 2, 3)
 	br := make([]float32, 6)
 	be.BroadcastRows(From(br), From([]float32{1, 2, 3}), 2, 3)
+	scb := make([]float32, 6)
+	be.ScaleColsBias(From(scb), From(x), From([]float32{1, 0, -1}), From([]float32{1, 2, 3}), 2, 3)
+	cms, cmo := []float32{1, 1, 1}, make([]float32, 6)
+	be.ColSumMulScale(From(cms), From(cmo), From(x), From(y), From([]float32{2, 1, 0}), 2, 3)
 	for _, c := range []struct {
 		name      string
 		got, want []float32
 	}{
+		{"ScaleColsBias", scb, []float32{2, 2, 0, 5, 2, -3}},
+		{"ColSumMulScale/sum", cms, []float32{6, 6, 13}},
+		{"ColSumMulScale/out", cmo, []float32{2, 2, 0, 8, 5, 0}},
 		{"ColSum", cs, []float32{15, 7, 9}},
 		{"ColSumMul", csm, []float32{5, 5, 12}},
 		{"RowSum", rs, []float32{6, 15}},

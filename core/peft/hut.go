@@ -66,6 +66,9 @@ func (hutMethod) New(be tensor.Backend, l *Linear, cfg *Config, rng *rand.Rand) 
 		a: be.NewBuf(l.Out), b: be.NewBuf(l.In),
 		ga: be.NewBuf(l.Out), gb: be.NewBuf(l.In),
 	}
+	// Weight decay would pull M_A and M_B, and so a and b, towards 0 — that
+	// is towards W' = 0, not towards W0 — so HUT's factors are not decayed.
+	h.A.NoDecay, h.B.NoDecay = true, true
 	return h, nil
 }
 
@@ -110,10 +113,11 @@ func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
 	}
 	// (X⊙bᵀ)·W0ᵀ with the scaling folded into the GEMM.
 	be.MatMulScaled(z, x, l.W.W, h.b, N, l.Out, l.In, false, true, 1, 0)
-	be.ScaleCols(y, z, h.a, N, l.Out)
+	var bias tensor.Buf
 	if l.Bias != nil {
-		be.AddBias(y, l.Bias.W, N, l.Out)
+		bias = l.Bias.W
 	}
+	be.ScaleColsBias(y, z, h.a, bias, N, l.Out)
 }
 
 // Backward, with G = ∂L/∂Y:
@@ -127,10 +131,7 @@ func (h *hutAdapter) Backward(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 	H := c.WS.Get(wsB, N*l.In)
 	be.MatMulScaled(H, dy, l.W.W, h.a, N, l.In, l.Out, false, false, 1, 0) // (G⊙aᵀ)·W0
 	be.Zero(h.gb, 0, l.In)
-	be.ColSumMul(h.gb, H, x, N, l.In)
-	if dx != nil {
-		be.ScaleCols(dx, H, h.b, N, l.In)
-	}
+	be.ColSumMulScale(h.gb, dx, H, x, h.b, N, l.In) // ∂b and ∂X = H⊙bᵀ in one pass
 	be.BroadcastCols(h.A.G, h.ga, l.Out, h.r)
 	be.BroadcastRows(h.B.G, h.gb, h.r, l.In)
 }

@@ -110,7 +110,13 @@ type Backend interface {
 	AXPY(y, x Buf, alpha float32, n int)    // y += alpha·x
 
 	// ---- broadcasts and reductions over [N, C] ----
-	ScaleCols(out, x, s Buf, N, C int)            // out[n,c] = x[n,c]·s[c]
+	ScaleCols(out, x, s Buf, N, C int) // out[n,c] = x[n,c]·s[c]
+	// ScaleColsBias: out[n,c] = x[n,c]·s[c] + bias[c] (bias may be nil),
+	// HUT's output scaling and bias in one pass.
+	ScaleColsBias(out, x, s, bias Buf, N, C int)
+	// ColSumMulScale: dst[c] += Σ_n h[n,c]·x[n,c] and, when out is not
+	// nil, out[n,c] = h[n,c]·s[c] — HUT's ∂b and ∂X in one pass over H.
+	ColSumMulScale(dst, out, h, x, s Buf, N, C int)
 	ScaleRows(out, x, s Buf, N, C int)            // out[n,c] = x[n,c]·s[n]
 	AddBias(y, bias Buf, N, C int)                // y[n,c] += bias[c]
 	ColSum(dst, x Buf, N, C int)                  // dst[c] += Σ_n x[n,c]

@@ -329,3 +329,19 @@ func (be *Backend) SumSquares(dst tensor.Buf, dstOff int, x tensor.Buf, n int) {
 func (be *Backend) Sum(dst tensor.Buf, dstOff int, x tensor.Buf, n int) {
 	be.sumOp("Sum", dst, dstOff, x, n, false)
 }
+
+// ScaleColsBias is ScaleCols followed by AddBias (two dispatches).
+func (be *Backend) ScaleColsBias(out, x, s, bias tensor.Buf, N, C int) {
+	be.ScaleCols(out, x, s, N, C)
+	if bias != nil {
+		be.AddBias(out, bias, N, C)
+	}
+}
+
+// ColSumMulScale is ColSumMul followed by ScaleCols (two dispatches).
+func (be *Backend) ColSumMulScale(dst, out, h, x, s tensor.Buf, N, C int) {
+	be.ColSumMul(dst, h, x, N, C)
+	if out != nil {
+		be.ScaleCols(out, h, s, N, C)
+	}
+}

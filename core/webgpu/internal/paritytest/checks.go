@@ -227,6 +227,12 @@ func checkReduce(e *env) {
 		e.cmp("ColSum", name, dc)
 		e.both(func(s sel) { s.Be.ColSumMul(s.B(dc), s.B(x), s.B(y), N, C) })
 		e.cmp("ColSumMul", name, dc)
+		sc, bias, out := e.randn(C, 1), e.randn(C, 1), e.randn(N*C, 1)
+		e.both(func(s sel) { s.Be.ColSumMulScale(s.B(dc), s.B(out), s.B(x), s.B(y), s.B(sc), N, C) })
+		e.cmp("ColSumMulScale/sum", name, dc)
+		e.cmp("ColSumMulScale/out", name, out)
+		e.both(func(s sel) { s.Be.ScaleColsBias(s.B(out), s.B(x), s.B(sc), s.B(bias), N, C) })
+		e.cmp("ScaleColsBias", name, out)
 		e.both(func(s sel) { s.Be.RowSum(s.B(dr), s.B(x), N, C) })
 		e.cmp("RowSum", name, dr)
 	}
