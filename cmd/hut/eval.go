@@ -19,6 +19,9 @@ func init() {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
+	if ok, err := runEvalGLUE(args, stdout, stderr); ok {
+		return err
+	}
 	fs := newFlagSet("eval", "--model DIR [--adapter DIR] [--data FILE | --task e2e|shakespeare]", stderr)
 	model := fs.String("model", defaultGPT2, "checkpoint directory or a name under ./models")
 	adapter := fs.String("adapter", "", "PEFT-style adapter directory to apply")

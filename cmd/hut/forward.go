@@ -12,6 +12,9 @@ func init() {
 }
 
 func runForward(args []string, stdout, stderr io.Writer) error {
+	if ok, err := runForwardRoBERTa(args, stdout, stderr); ok {
+		return err
+	}
 	fs := newFlagSet("forward", "--model DIR [--adapter DIR] [--method-merged] --tokens \"464 3290 373\"", stderr)
 	model := fs.String("model", defaultGPT2, "checkpoint directory (config.json + model.safetensors) or a name under ./models")
 	adapter := fs.String("adapter", "", "PEFT-style adapter directory to apply")

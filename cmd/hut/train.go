@@ -39,6 +39,12 @@ type trainFlags struct {
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
+	if ok, err := runTrainGLUE(args, stdout, stderr); ok {
+		return err
+	}
+	if ok, err := runTrainMLM(args, stdout, stderr); ok {
+		return err
+	}
 	var f trainFlags
 	fs := newFlagSet("train", "[flags]", stderr)
 	fs.StringVar(&f.model, "model", defaultGPT2, "GPT-2 checkpoint directory (config.json + model.safetensors) or a model name under ./models")
