@@ -9,7 +9,9 @@ package webtest
 // Subtests: page (every section, on the engine's CPU path), webgpu (the
 // same run on WebGPU: equal losses, pause and resume), roberta (SST-2,
 // classify, the adapter on the CLI path), nowebgpu (a browser without an
-// adapter, on a phone-sized screen) and pretrained (models/tiny-gpt2, when
+// adapter, on a phone-sized screen), checkpoint (the user's own checkpoint
+// through the file picker: a refusal for lack of memory, then a small GPT-2
+// that loads, trains and generates) and pretrained (models/tiny-gpt2, when
 // it is there).
 //
 // Screenshots go to $HUT_ARTIFACTS/web, else testdata-out/web at the
@@ -445,6 +447,7 @@ func TestBrowserDemo(t *testing.T) {
 	t.Run("webgpu", func(t *testing.T) { testWebGPU(t, base, g, art, ref) })
 	t.Run("roberta", func(t *testing.T) { testRoBERTa(t, base, r, art, backend) })
 	t.Run("nowebgpu", func(t *testing.T) { testNoWebGPU(t, base, g, art) })
+	t.Run("checkpoint", func(t *testing.T) { testOwnCheckpoint(t, base, art) })
 	t.Run("pretrained", func(t *testing.T) {
 		dir, ck, ok := pretrained()
 		if !ok {
