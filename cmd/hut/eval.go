@@ -50,6 +50,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if r.Arch == "roberta" {
+			return evalRoBERTaRecipe(*model, r, path, stdout)
+		}
 		*seq, *batch = r.Seq, r.Batch
 	}
 	m, dir, err := loadGPT2(*model)
