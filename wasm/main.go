@@ -35,9 +35,9 @@ import (
 const Version = "1"
 
 var (
-	mu    sync.Mutex // one call at a time
+	mu    sync.Mutex                      // one call at a time
 	eng   = engine.New(cpu.New(), "none") // a placeholder until init
-	gpuBe *webgpu.Backend // the engine's backend when it is WebGPU
+	gpuBe *webgpu.Backend                 // the engine's backend when it is WebGPU
 	lost  atomic.Pointer[error]
 	// initDone: an explicit init happened (otherwise the first call that
 	// needs a backend runs init({backend: "auto"})).

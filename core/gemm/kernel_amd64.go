@@ -2,6 +2,8 @@
 
 package gemm
 
+import "github.com/hutml/hut/internal/cpufeat"
+
 // The assembly implementations: AVX2+FMA (kernel_amd64.s, a 6×16
 // micro-kernel) and AVX-512 (kernel_avx512_amd64.s, 8×32), with assembly
 // packing for full micro-panels. Both accumulate every element of C as a
@@ -45,42 +47,11 @@ var avx2Impl = &impl{
 }
 
 // hasAVX2FMA reports whether the CPU and the OS support AVX2 and FMA.
-func hasAVX2FMA() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const (
-		fma     = 1 << 12
-		osxsave = 1 << 27
-		avx     = 1 << 28
-	)
-	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0 // AVX2
-}
+func hasAVX2FMA() bool { return cpufeat.AVX2FMA }
 
 // hasAVX512 reports whether the CPU and the OS support AVX-512F (and AVX2
 // and FMA, used by the packing routines).
-func hasAVX512() bool {
-	if !hasAVX2FMA() {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 { // opmask, ZMM_Hi256, Hi16_ZMM
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<16) != 0 // AVX512F
-}
-
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-func xgetbv() (eax, edx uint32)
+func hasAVX512() bool { return cpufeat.AVX2FMA && cpufeat.AVX512F }
 
 // kern6x16 computes the 6×16 tile at c (row stride ldc floats) as
 // alpha·acc + beta·c (beta = 0: alpha·acc, c not read), where acc is the

@@ -1,6 +1,7 @@
 package peft
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,16 +84,14 @@ func AdapterKey(l *Linear, p *tensor.Param) string {
 	return KeyPrefix + l.Name + "." + p.Name
 }
 
-// Save writes dir/adapter_config.json and dir/adapter_model.safetensors.
-// extra holds modules_to_save parameters by their model name (written
-// under base_model.model.<name>).
-func Save(dir string, be tensor.Backend, linears []*Linear, cfg *Config, meta Meta, extra []*tensor.Param) error {
+// Encode returns the two files of an adapter in PEFT layout: the bytes of
+// adapter_config.json and of adapter_model.safetensors. extra holds
+// modules_to_save parameters by their model name (written under
+// base_model.model.<name>).
+func Encode(be tensor.Backend, linears []*Linear, cfg *Config, meta Meta, extra []*tensor.Param) (config, weights []byte, err error) {
 	cj, err := configJSON(cfg, meta)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save adapter: %w", err)
+		return nil, nil, err
 	}
 	var ts []safetensors.Tensor
 	for _, l := range linears {
@@ -100,7 +99,7 @@ func Save(dir string, be tensor.Backend, linears []*Linear, cfg *Config, meta Me
 			continue
 		}
 		if l.Ad.Merged() {
-			return fmt.Errorf("save adapter: %s is merged; un-merge before saving", l.Name)
+			return nil, nil, fmt.Errorf("%s is merged; un-merge before saving the adapter", l.Name)
 		}
 		for _, p := range l.Ad.Params() {
 			ts = append(ts, safetensors.Tensor{Name: AdapterKey(l, p), Shape: p.Shape, F32: p.ReadAll(be)})
@@ -110,16 +109,33 @@ func Save(dir string, be tensor.Backend, linears []*Linear, cfg *Config, meta Me
 		ts = append(ts, safetensors.Tensor{Name: KeyPrefix + p.Name, Shape: p.Shape, F32: p.ReadAll(be)})
 	}
 	if len(ts) == 0 {
-		return errors.New("save adapter: the model has no adapter layers")
+		return nil, nil, errors.New("the model has no adapter layers")
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
-		return err
+	var buf bytes.Buffer
+	if err := safetensors.Encode(&buf, ts, map[string]string{"format": "pt"}); err != nil {
+		return nil, nil, err
 	}
 	b, err := json.MarshalIndent(cj, "", "  ")
 	if err != nil {
+		return nil, nil, err
+	}
+	return append(b, '\n'), buf.Bytes(), nil
+}
+
+// Save writes dir/adapter_config.json and dir/adapter_model.safetensors
+// (see Encode), each atomically.
+func Save(dir string, be tensor.Backend, linears []*Linear, cfg *Config, meta Meta, extra []*tensor.Param) error {
+	config, weights, err := Encode(be, linears, cfg, meta, extra)
+	if err != nil {
+		return fmt.Errorf("save adapter %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save adapter: %w", err)
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(dir, WeightsFile), weights); err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, ConfigFile), append(b, '\n'))
+	return atomicfile.WriteBytes(filepath.Join(dir, ConfigFile), config)
 }
 
 // ReadConfig parses dir/adapter_config.json into a Config and Meta.
@@ -199,22 +215,41 @@ func Load(dir string, be tensor.Backend, linears []*Linear, extra map[string]*te
 	if err := Attach(be, linears, cfg); err != nil {
 		return nil, meta, fmt.Errorf("adapter %s: %w", dir, err)
 	}
+	names := make([]string, 0, len(extra))
+	for n := range extra {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ex := make([]*tensor.Param, len(names))
+	for i, n := range names {
+		ex[i] = extra[n]
+	}
+	if err := Fill(f, be, linears, ex); err != nil {
+		return nil, meta, err
+	}
+	return cfg, meta, nil
+}
+
+// Fill copies an adapter file's tensors into the parameters of the attached
+// adapters and into extra (modules_to_save, keyed by their model names). A
+// missing or mis-shaped tensor, or a tensor that matches nothing, is an
+// error naming it and the file.
+func Fill(f *safetensors.File, be tensor.Backend, linears []*Linear, extra []*tensor.Param) error {
 	used := map[string]bool{}
 	fill := func(key string, p *tensor.Param) error {
 		k := key
 		if f.Info(k) == nil && f.Info(k+".weight") != nil {
 			k += ".weight" // HUT/HiRA keys may carry a .weight suffix
 		}
-		info := f.Info(k)
-		if info == nil {
-			return fmt.Errorf("adapter %s: tensor %q is missing", path, key)
+		if f.Info(k) == nil {
+			return fmt.Errorf("adapter %s: tensor %q is missing", f.Path, key)
 		}
 		data, shape, err := f.Float32(k)
 		if err != nil {
 			return err
 		}
 		if !sameShape(shape, p.Shape) {
-			return fmt.Errorf("adapter %s: tensor %q has shape %v, want %v", path, k, shape, p.Shape)
+			return fmt.Errorf("adapter %s: tensor %q has shape %v, want %v (an adapter of another model or rank?)", f.Path, k, shape, p.Shape)
 		}
 		be.Write(p.W, 0, data)
 		used[k] = true
@@ -226,18 +261,13 @@ func Load(dir string, be tensor.Backend, linears []*Linear, extra map[string]*te
 		}
 		for _, p := range l.Ad.Params() {
 			if err := fill(AdapterKey(l, p), p); err != nil {
-				return nil, meta, err
+				return err
 			}
 		}
 	}
-	names := make([]string, 0, len(extra))
-	for n := range extra {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := fill(KeyPrefix+n, extra[n]); err != nil {
-			return nil, meta, err
+	for _, p := range extra {
+		if err := fill(KeyPrefix+p.Name, p); err != nil {
+			return err
 		}
 	}
 	var unknown []string
@@ -250,9 +280,9 @@ func Load(dir string, be tensor.Backend, linears []*Linear, extra map[string]*te
 		if len(unknown) > 3 {
 			unknown = append(unknown[:3], "…")
 		}
-		return nil, meta, fmt.Errorf("adapter %s: tensors that match no adapted layer: %s", path, strings.Join(unknown, ", "))
+		return fmt.Errorf("adapter %s: tensors that match no adapted layer: %s", f.Path, strings.Join(unknown, ", "))
 	}
-	return cfg, meta, nil
+	return nil
 }
 
 func sameShape(a, b []int) bool {

@@ -77,9 +77,45 @@ type LMBatcher struct {
 	Shuffle  bool
 
 	mu       sync.Mutex
-	perms    map[int][]int
+	order    *Order
 	lastStep int
 	last     []*LMBatch
+}
+
+// Order is the example order of a training run: the g-th example drawn
+// (counting from 0 across epochs) is example Index(g); epoch e = g / N
+// visits all N examples in the order of a permutation seeded by (Seed, e),
+// or in file order without Shuffle. It depends only on g, so any step of a
+// run can be rebuilt on its own (exact resume).
+type Order struct {
+	N       int
+	Seed    uint64
+	Shuffle bool
+
+	mu    sync.Mutex
+	perms map[int][]int
+}
+
+// Index returns the example drawn g-th.
+func (o *Order) Index(g int) int {
+	if !o.Shuffle {
+		return g % o.N
+	}
+	e := g / o.N
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.perms == nil {
+		o.perms = map[int][]int{}
+	}
+	p, ok := o.perms[e]
+	if !ok {
+		p = rand.New(rand.NewPCG(o.Seed, uint64(e)+1)).Perm(o.N)
+		if len(o.perms) > 4 {
+			clear(o.perms)
+		}
+		o.perms[e] = p
+	}
+	return p[g%o.N]
 }
 
 // Validate checks the batcher's shape.
@@ -94,25 +130,12 @@ func (l *LMBatcher) Validate() error {
 }
 
 func (l *LMBatcher) index(g int) int {
-	n := len(l.Examples)
-	if !l.Shuffle {
-		return g % n
-	}
-	e := g / n
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.perms == nil {
-		l.perms = map[int][]int{}
+	if l.order == nil {
+		l.order = &Order{N: len(l.Examples), Seed: l.Seed, Shuffle: l.Shuffle}
 	}
-	p, ok := l.perms[e]
-	if !ok {
-		p = rand.New(rand.NewPCG(l.Seed, uint64(e)+1)).Perm(n)
-		if len(l.perms) > 4 {
-			clear(l.perms)
-		}
-		l.perms[e] = p
-	}
-	return p[g%n]
+	l.mu.Unlock()
+	return l.order.Index(g)
 }
 
 // Step returns the Accum micro-batches of optimizer step s; the weights of

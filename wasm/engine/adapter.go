@@ -2,11 +2,8 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/hutml/hut/core/model/roberta"
 	"github.com/hutml/hut/core/peft"
@@ -60,56 +57,6 @@ func (e *Engine) Unmerge() (map[string]any, error) {
 		return nil, fmt.Errorf("unmerge: %w", err)
 	}
 	return map[string]any{"merged": false}, nil
-}
-
-// adapterConfigJSON writes adapter_config.json exactly as peft.Save does
-// (the same keys and values, with the field names each method's PEFT
-// config class accepts).
-func adapterConfigJSON(cfg *peft.Config, meta peft.Meta) ([]byte, error) {
-	m, err := peft.Lookup(cfg.Method)
-	if err != nil {
-		return nil, err
-	}
-	var targets any = cfg.Targets
-	if len(cfg.Targets) == 1 && cfg.Targets[0] == "all-linear" {
-		targets = "all-linear"
-	}
-	var mts any
-	if len(meta.ModulesToSave) > 0 {
-		mts = meta.ModulesToSave
-	}
-	var task any
-	if meta.TaskType != "" {
-		task = meta.TaskType
-	}
-	out := map[string]any{
-		"peft_type":               m.PEFTType(),
-		"r":                       cfg.R,
-		"target_modules":          targets,
-		"fan_in_fan_out":          meta.FanInFanOut,
-		"base_model_name_or_path": meta.BaseModel,
-		"modules_to_save":         mts,
-		"task_type":               task,
-		"inference_mode":          true,
-	}
-	switch m.PEFTType() {
-	case "LORA":
-		out["lora_alpha"] = cfg.Alpha
-		out["lora_dropout"] = cfg.Dropout
-		out["bias"] = "none"
-	case "HIRA":
-		out["hira_dropout"] = cfg.Dropout
-	case "HUT":
-		out["lora_alpha"] = cfg.Alpha
-		out["init_noise"] = cfg.InitNoise
-	default:
-		return nil, fmt.Errorf("method %s has no adapter file format", m.Name())
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
 }
 
 // meta is what adapter_config.json says about the model.
@@ -166,33 +113,14 @@ func (e *Engine) ExportAdapter() (map[string]any, error) {
 		return nil, errors.New("exportAdapter: the adapter is merged into the weights: call hut.unmerge() first")
 	}
 	meta, extra := e.meta()
-	cj, err := adapterConfigJSON(pc, meta)
+	cj, wb, err := peft.Encode(e.be, e.mdl.linears(), pc, meta, extra)
 	if err != nil {
-		return nil, fmt.Errorf("exportAdapter: %w", err)
-	}
-	var ts []safetensors.Tensor
-	for _, l := range e.mdl.linears() {
-		if l.Ad == nil {
-			continue
-		}
-		for _, p := range l.Ad.Params() {
-			ts = append(ts, safetensors.Tensor{Name: peft.AdapterKey(l, p), Shape: p.Shape, F32: p.ReadAll(e.be)})
-		}
-	}
-	for _, p := range extra {
-		ts = append(ts, safetensors.Tensor{Name: peft.KeyPrefix + p.Name, Shape: p.Shape, F32: p.ReadAll(e.be)})
-	}
-	if len(ts) == 0 {
-		return nil, errors.New("exportAdapter: the model has no adapter layers")
-	}
-	var buf bytes.Buffer
-	if err := safetensors.Encode(&buf, ts, map[string]string{"format": "pt"}); err != nil {
 		return nil, fmt.Errorf("exportAdapter: %w", err)
 	}
 	if err := e.BackendErr(); err != nil {
 		return nil, fmt.Errorf("exportAdapter: %w", err)
 	}
-	return map[string]any{"files": map[string]any{peft.ConfigFile: string(cj), peft.WeightsFile: buf.Bytes()}, "method": pc.Method}, nil
+	return map[string]any{"files": map[string]any{peft.ConfigFile: string(cj), peft.WeightsFile: wb}, "method": pc.Method}, nil
 }
 
 // ImportAdapter is hut.importAdapter: attach an adapter from PEFT files
@@ -246,53 +174,8 @@ func (e *Engine) ImportAdapter(files ModelFiles) (map[string]any, error) {
 		return nil, fmt.Errorf("importAdapter: %w", err)
 	}
 	e.mdl.dirty = true // if anything below fails, start from the checkpoint next time
-	used := map[string]bool{}
-	fill := func(key string, p *tensor.Param) error {
-		k := key
-		if f.Info(k) == nil && f.Info(k+".weight") != nil {
-			k += ".weight"
-		}
-		if f.Info(k) == nil {
-			return fmt.Errorf("importAdapter: tensor %q is missing from %s", key, peft.WeightsFile)
-		}
-		data, shape, err := f.Float32(k)
-		if err != nil {
-			return fmt.Errorf("importAdapter: %w", err)
-		}
-		if !sameShape(shape, p.Shape) {
-			return fmt.Errorf("importAdapter: tensor %q has shape %v, want %v (an adapter of another model or rank?)", k, shape, p.Shape)
-		}
-		e.be.Write(p.W, 0, data)
-		used[k] = true
-		return nil
-	}
-	for _, l := range e.mdl.linears() {
-		if l.Ad == nil {
-			continue
-		}
-		for _, p := range l.Ad.Params() {
-			if err := fill(peft.AdapterKey(l, p), p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, p := range extra {
-		if err := fill(peft.KeyPrefix+p.Name, p); err != nil {
-			return nil, err
-		}
-	}
-	var unknown []string
-	for _, k := range f.Names() {
-		if !used[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		if len(unknown) > 3 {
-			unknown = append(unknown[:3], "…")
-		}
-		return nil, fmt.Errorf("importAdapter: tensors that match no adapted layer of the model: %s", strings.Join(unknown, ", "))
+	if err := peft.Fill(f, e.be, e.mdl.linears(), extra); err != nil {
+		return nil, fmt.Errorf("importAdapter: %w", err)
 	}
 	e.mdl.dirty = e.mdl.r != nil
 	e.train = o

@@ -338,64 +338,18 @@ func (m *Model) SaveAdapter(dir, baseModel string) error {
 }
 
 // Trainable returns the parameters the optimizer updates.
-func (m *Model) Trainable() []*tensor.Param {
-	var out []*tensor.Param
-	seen := map[*tensor.Param]bool{}
-	add := func(p *tensor.Param) {
-		if p.Trainable() && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, p := range m.params {
-		add(p)
-	}
-	for _, l := range m.linears {
-		if l.Ad != nil {
-			for _, p := range l.Ad.Params() {
-				add(p)
-			}
-		}
-	}
-	return out
-}
+func (m *Model) Trainable() []*tensor.Param { return peft.Trainable(m.params, m.linears) }
 
 // TrainableNamed returns the trainable parameters with unique names for
 // optimizer checkpoints (adapter parameters get their layer's path).
 func (m *Model) TrainableNamed() map[string]*tensor.Param {
-	out := map[string]*tensor.Param{}
-	for _, p := range m.params {
-		if p.Trainable() {
-			out[p.Name] = p
-		}
-	}
-	for _, l := range m.linears {
-		if l.Ad != nil {
-			for _, p := range l.Ad.Params() {
-				if p.Trainable() {
-					out[peft.AdapterKey(l, p)] = p
-				}
-			}
-		}
-	}
-	return out
+	return peft.TrainableNamed(m.params, m.linears)
 }
 
 // CountParams returns (trainable, all) as PEFT counts them: all = base +
 // adapter parameters.
 func (m *Model) CountParams() (trainable, all int) {
-	all = m.NumParams()
-	for _, l := range m.linears {
-		if l.Ad != nil && m.PEFT != nil && m.PEFT.Method != "full" {
-			for _, p := range l.Ad.Params() {
-				all += p.Size()
-			}
-		}
-	}
-	for _, p := range m.Trainable() {
-		trainable += p.Size()
-	}
-	return trainable, all
+	return peft.CountParams(m.params, m.linears, m.PEFT)
 }
 
 // Merge folds every adapter into its base weight.
@@ -403,12 +357,8 @@ func (m *Model) Merge() error {
 	if m.merged {
 		return fmt.Errorf("gpt2: already merged")
 	}
-	for _, l := range m.linears {
-		if l.Ad != nil {
-			if err := l.Ad.Merge(m.Be, l); err != nil {
-				return err
-			}
-		}
+	if err := peft.MergeAll(m.Be, m.linears); err != nil {
+		return err
 	}
 	m.merged = true
 	return nil
@@ -419,12 +369,8 @@ func (m *Model) Unmerge() error {
 	if !m.merged {
 		return fmt.Errorf("gpt2: not merged")
 	}
-	for _, l := range m.linears {
-		if l.Ad != nil {
-			if err := l.Ad.Unmerge(m.Be, l); err != nil {
-				return err
-			}
-		}
+	if err := peft.UnmergeAll(m.Be, m.linears); err != nil {
+		return err
 	}
 	m.merged = false
 	return nil

@@ -58,7 +58,7 @@ type MLMBatcher struct {
 	Shuffle bool
 
 	mu       sync.Mutex
-	perms    map[int][]int
+	order    *train.Order
 	lastStep int
 	last     []*Batch
 }
@@ -86,25 +86,12 @@ func (l *MLMBatcher) Validate() error {
 }
 
 func (l *MLMBatcher) index(g int) int {
-	n := len(l.Examples)
-	if !l.Shuffle {
-		return g % n
-	}
-	e := g / n
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.perms == nil {
-		l.perms = map[int][]int{}
+	if l.order == nil {
+		l.order = &train.Order{N: len(l.Examples), Seed: l.Seed, Shuffle: l.Shuffle}
 	}
-	p, ok := l.perms[e]
-	if !ok {
-		p = rand.New(rand.NewPCG(l.Seed, uint64(e)+1)).Perm(n)
-		if len(l.perms) > 4 {
-			clear(l.perms)
-		}
-		l.perms[e] = p
-	}
-	return p[g%n]
+	l.mu.Unlock()
+	return l.order.Index(g)
 }
 
 // Step returns the Accum micro-batches of optimizer step s; the weights of
