@@ -47,6 +47,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	B := fs.Int("B", 4, "batch size of the step benchmark")
 	T := fs.Int("T", 64, "sequence length of the step benchmark")
 	r := fs.Int("r", 8, "adapter rank")
+	targets := fs.String("targets", "", "target modules for every PEFT method (e.g. all-linear); empty: each method's default (HUT all-linear, LoRA/HiRA c_attn)")
 	pairs := fs.Int("pairs", 9, "sgemm: alternating samples per library and shape")
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
@@ -62,7 +63,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return usagef("--B, --T, --steps and --r must be positive")
 	}
 	if *child != "" {
-		return stepChild(*child, *B, *T, *r, *steps, stdout)
+		return stepChild(*child, *B, *T, *r, *steps, *targets, stdout)
 	}
 	all := !*doGemm && !*doStep
 	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
@@ -101,7 +102,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					return usagef("--methods: %v", err)
 				}
 			}
-			rec, err := stepInChild(m, *B, *T, *r, *steps, stderr)
+			rec, err := stepInChild(m, *B, *T, *r, *steps, *targets, stderr)
 			if err != nil {
 				return err
 			}
@@ -147,13 +148,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 // stepInChild runs one method's step benchmark in a fresh process so that
 // its peak memory is its own.
-func stepInChild(method string, B, T, r, steps int, stderr io.Writer) (benchRecord, error) {
+func stepInChild(method string, B, T, r, steps int, targets string, stderr io.Writer) (benchRecord, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, "bench", "--child-step", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
-		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0)))
+		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--targets", targets)
 	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, stderr
@@ -170,13 +171,16 @@ func stepInChild(method string, B, T, r, steps int, stderr io.Writer) (benchReco
 
 // stepChild times training steps of GPT-2 124M (random weights, dropout off
 // as in the PyTorch peer) and prints one JSON record.
-func stepChild(method string, B, T, r, steps int, stdout io.Writer) error {
+func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writer) error {
 	cfg := gpt2.Small()
 	cfg.ResidPdrop, cfg.EmbdPdrop, cfg.AttnPdrop = 0, 0, 0
 	m := gpt2.New(cpu.New(), cfg)
 	m.Init(1)
 	if method != "frozen" {
 		pc := &peft.Config{Method: method, R: r}
+		if targets != "" {
+			pc.Targets = strings.Split(targets, ",")
+		}
 		if err := m.Attach(pc); err != nil {
 			return err
 		}
@@ -219,35 +223,63 @@ func stepChild(method string, B, T, r, steps int, stdout io.Writer) error {
 	sort.Float64s(times)
 	med := times[len(times)/2]
 	tr, _ := m.CountParams()
-	fpt := flopsPerToken(cfg, method, T, r)
+	fpt := flopsPerToken(m, method, T, r)
 	emit(stdout, benchRecord{"bench": "step", "model": "gpt2-124M", "method": method, "B": B, "T": T, "r": r,
 		"step_s": round(med, 4), "step_s_min": round(times[0], 4), "tokens_per_s": round(float64(N)/med, 1),
 		"flops_per_token": round(fpt/1e6, 1), "flops_unit": "MFLOP", "gflops": round(fpt*float64(N)/med/1e9, 1),
-		"trainable": tr, "peak_rss_mb": peakRSSMB()})
+		"trainable": tr, "targets": targetList(m), "peak_rss_mb": peakRSSMB()})
 	return nil
 }
 
 // flopsPerToken counts the useful model FLOPs of one training token as
 // docs/benchmarks.md defines them: 2 per matmul weight for the forward
-// pass, 2 for the input gradient, 2 more for the weight gradient where
-// weights train (full; HiRA's adapted matrices), plus attention (QKᵀ and
-// P·V over T keys: 4·T·C per layer forward, twice that backward) and the
-// low-rank branches of LoRA.
-func flopsPerToken(cfg gpt2.Config, method string, T, r int) float64 {
-	C, L, V, I := float64(cfg.NEmbd), float64(cfg.NLayer), float64(cfg.VocabSize), float64(cfg.Inner())
-	block := 4*C*C + 2*C*I // qkv + proj + fc + fcproj weights per layer
-	nmm := L*block + V*C
-	attn := 12 * float64(T) * C * L
-	f := 4*nmm + attn
+// pass, 2 for the input gradient, 2 more for the weight gradient of every
+// trained matrix (full fine-tuning; the matrices HiRA adapts), plus
+// attention (QKᵀ and P·V over T keys: 4·T·C per layer forward, twice that
+// backward) and LoRA's low-rank branches (forward 2r(in+out), backward
+// about twice that). HUT adds only element-wise work.
+func flopsPerToken(m *gpt2.Model, method string, T, r int) float64 {
+	cfg := m.Cfg
+	C, L, V := float64(cfg.NEmbd), float64(cfg.NLayer), float64(cfg.VocabSize)
+	nmm := V * C
+	for _, l := range m.Linears() {
+		nmm += float64(l.In * l.Out)
+	}
+	f := 4*nmm + 12*float64(T)*C*L
 	switch method {
 	case "full":
 		f += 2 * nmm
-	case "hira": // the dense weight gradient of c_attn in every layer
-		f += 2 * L * 3 * C * C
-	case "lora": // c_attn: forward 2r(in+out), backward about twice that
-		f += 6 * L * float64(r) * (C + 3*C)
+	case "hira", "lora":
+		for _, l := range m.Linears() {
+			if l.Ad == nil {
+				continue
+			}
+			if method == "hira" {
+				f += 2 * float64(l.In*l.Out)
+			} else {
+				f += 6 * float64(r) * float64(l.In+l.Out)
+			}
+		}
 	}
 	return f
+}
+
+// targetList names the distinct module suffixes that carry an adapter.
+func targetList(m *gpt2.Model) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range m.Linears() {
+		if l.Ad == nil {
+			continue
+		}
+		parts := strings.Split(l.Name, ".")
+		n := strings.Join(parts[len(parts)-2:], ".")
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // peakRSSMB reads the process's peak resident memory (VmHWM) on Linux.
