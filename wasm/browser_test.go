@@ -20,9 +20,9 @@ package main
 // machine with a GPU. Without a browser the tests skip and say so.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hutml/hut/internal/browsertest"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -54,20 +54,8 @@ func goEnv(key string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// wasmGoflags drops GOFLAGS that js/wasm does not support.
-func wasmGoflags(flags string) string {
-	var keep []string
-	for _, f := range strings.Fields(flags) {
-		if strings.HasPrefix(f, "-race") || strings.HasPrefix(f, "-msan") || strings.HasPrefix(f, "-asan") || strings.HasPrefix(f, "-cover") {
-			continue
-		}
-		keep = append(keep, f)
-	}
-	return strings.Join(keep, " ")
-}
-
 func wasmEnv() []string {
-	return append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+wasmGoflags(os.Getenv("GOFLAGS")))
+	return append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+browsertest.WasmGoflags(os.Getenv("GOFLAGS")))
 }
 
 // trackSources reads the files of every module package the wasm programs
@@ -220,92 +208,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func chromeBin() (string, error) {
-	if p := os.Getenv("CHROME_BIN"); p != "" {
-		return p, nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	for _, p := range []string{"/usr/bin/chromium", "/usr/lib/chromium/chromium"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no chromium, chromium-browser or google-chrome in PATH and CHROME_BIN unset")
-}
-
 // page is one Chromium tab on the test site.
 type page struct {
-	ctx  context.Context
-	url  string
-	mu   sync.Mutex
-	logs []string
-}
-
-func (p *page) logf(format string, args ...any) {
-	p.mu.Lock()
-	p.logs = append(p.logs, fmt.Sprintf(format, args...))
-	p.mu.Unlock()
+	*browsertest.Tab
+	url string
 }
 
 // openPage starts Chromium with WebGPU, serves the site and opens path.
 func openPage(t testing.TB, path string, timeout time.Duration) *page {
 	t.Helper()
-	bin, err := chromeBin()
-	if err != nil {
-		t.Skipf("chromium not installed (%v); the browser tests need it (CI installs it)", err)
-	}
+	tab := browsertest.Open(t, browsertest.Options{Timeout: timeout, What: "the browser tests"})
 	dir := buildSite(t)
 	srv := httptest.NewServer(siteHandler(t, dir)) // 127.0.0.1 is a secure context
 	t.Cleanup(srv.Close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("enable-unsafe-webgpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.NoSandbox,
-	)
-	for _, f := range strings.Fields(os.Getenv("HUT_CHROME_FLAGS")) {
-		k, v, hasV := strings.Cut(strings.TrimLeft(f, "-"), "=")
-		if hasV {
-			opts = append(opts, chromedp.Flag(k, v))
-		} else {
-			opts = append(opts, chromedp.Flag(k, true))
-		}
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	cctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(cctx, timeout) // a hung GPU process never settles a promise
-	p := &page{ctx: ctx, url: srv.URL}
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(cctx)
-		cancelT()
-		cancelC()
-		cancelA()
-		if t.Failed() || testing.Verbose() && os.Getenv("HUT_BROWSER_LOG") != "" {
-			p.mu.Lock()
-			for _, l := range p.logs {
-				t.Log(l)
-			}
-			p.mu.Unlock()
-		}
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium %s: %v", bin, err)
-	}
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			p.logf("console.%s: %s", m.Type, m.Text)
-		}
-	}()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path)); err != nil {
+	p := &page{Tab: tab, url: srv.URL}
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(srv.URL+path)); err != nil {
 		t.Fatalf("navigate to %s: %v", path, err)
 	}
 	return p
@@ -314,7 +231,7 @@ func openPage(t testing.TB, path string, timeout time.Duration) *page {
 // eval evaluates expr (awaiting a promise) and decodes its JSON value.
 func eval[T any](t testing.TB, p *page, expr string) T {
 	t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	v, err := chromedp.Run(p.Ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("%s: %v", short(expr), err)
 	}

@@ -15,9 +15,9 @@ package webgpu
 // CHROME_BIN overrides the browser; without one the tests skip.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hutml/hut/internal/browsertest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,7 +76,7 @@ func buildSite(t testing.TB) string {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "parity.wasm"), "./internal/paritytest")
-		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+wasmGoflags(os.Getenv("GOFLAGS")))
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+browsertest.WasmGoflags(os.Getenv("GOFLAGS")))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			siteErr = fmt.Errorf("building the wasm parity program: %v\n%s", err, out)
 			return
@@ -110,7 +110,7 @@ func buildSite(t testing.TB) string {
 // so without this an edit to them would not re-run the test.
 func trackSources() error {
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}{{end}}", "./internal/paritytest")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+wasmGoflags(os.Getenv("GOFLAGS")))
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+browsertest.WasmGoflags(os.Getenv("GOFLAGS")))
 	out, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("go list the wasm program's packages: %v", err)
@@ -139,19 +139,6 @@ func trackSources() error {
 	return nil
 }
 
-// wasmGoflags drops the GOFLAGS that js/wasm does not support (race and
-// sanitizer instrumentation, coverage) from a CI-wide setting.
-func wasmGoflags(flags string) string {
-	var keep []string
-	for _, f := range strings.Fields(flags) {
-		if strings.HasPrefix(f, "-race") || strings.HasPrefix(f, "-msan") || strings.HasPrefix(f, "-asan") || strings.HasPrefix(f, "-cover") {
-			continue
-		}
-		keep = append(keep, f)
-	}
-	return strings.Join(keep, " ")
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if siteDir != "" {
@@ -160,96 +147,29 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func chromeBin() (string, error) {
-	if p := os.Getenv("CHROME_BIN"); p != "" {
-		return p, nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	for _, p := range []string{"/usr/bin/chromium", "/usr/lib/chromium/chromium"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no chromium, chromium-browser or google-chrome in PATH and CHROME_BIN unset")
-}
-
 // page is a headless Chromium tab with the parity program loaded.
-type page struct {
-	ctx  context.Context
-	mu   sync.Mutex
-	logs []string
-}
-
-func (p *page) logf(format string, args ...any) {
-	p.mu.Lock()
-	p.logs = append(p.logs, fmt.Sprintf(format, args...))
-	p.mu.Unlock()
-}
+type page struct{ *browsertest.Tab }
 
 // openPage starts Chromium with WebGPU enabled, serves the site and waits
 // until the Go program is ready. Console output is kept for failures.
 func openPage(t testing.TB, timeout time.Duration) *page {
 	t.Helper()
-	bin, err := chromeBin()
-	if err != nil {
-		t.Skipf("chromium not installed (%v); the WebGPU parity tests need it (CI installs it)", err)
-	}
+	tab := browsertest.Open(t, browsertest.Options{Timeout: timeout, What: "the WebGPU parity tests"})
 	dir := buildSite(t)
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir))) // 127.0.0.1 is a secure context
 	t.Cleanup(srv.Close)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("enable-unsafe-webgpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.NoSandbox,
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	cctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(cctx, timeout) // a hung GPU process never settles a promise
-	p := &page{ctx: ctx}
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(cctx)
-		cancelT()
-		cancelC()
-		cancelA()
-		if t.Failed() {
-			p.mu.Lock()
-			for _, l := range p.logs {
-				t.Log(l)
-			}
-			p.mu.Unlock()
-		}
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium %s: %v", bin, err)
-	}
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			p.logf("console.%s: %s", m.Type, m.Text)
-		}
-	}()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/index.html")); err != nil {
+	if err := chromedp.Do(tab.Ctx, chromedp.Navigate(srv.URL+"/index.html")); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.hutLoad`, chromedp.EvalAwaitPromise)); err != nil {
+	if _, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[bool](`window.hutLoad`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("loading parity.wasm: %v", err)
 	}
-	return p
+	return &page{tab}
 }
 
 // eval evaluates a JS expression returning (a promise of) a string.
 func (p *page) eval(expr string) (string, error) {
-	return chromedp.Run(p.ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	return chromedp.Run(p.Ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
 }
 
 type parityResult struct {

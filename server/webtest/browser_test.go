@@ -23,8 +23,8 @@ package webtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/hutml/hut/internal/browsertest"
 	"math"
 	"net"
 	"os"
@@ -32,7 +32,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,23 +50,6 @@ import (
 
 // repoRoot is the module root, relative to this package.
 const repoRoot = "../.."
-
-func chromeBin() (string, error) {
-	if p := os.Getenv("CHROME_BIN"); p != "" {
-		return p, nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	for _, p := range []string{"/usr/bin/chromium", "/usr/lib/chromium/chromium"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no chromium, chromium-browser or google-chrome in PATH and CHROME_BIN unset")
-}
 
 // artifactsDir is where screenshots and downloads are kept for people to
 // look at after the run.
@@ -234,18 +216,11 @@ func startServer(t *testing.T, modelsDir, wasmPath string) string {
 
 // browserPage is one headless Chromium tab with the page's console kept.
 type browserPage struct {
-	t    *testing.T
-	ctx  context.Context
-	mu   sync.Mutex
-	logs []string
-	exc  []string
+	*browsertest.Tab
+	t *testing.T
 }
 
-func (p *browserPage) log(s string) {
-	p.mu.Lock()
-	p.logs = append(p.logs, s)
-	p.mu.Unlock()
-}
+func (p *browserPage) log(s string) { p.Logf("%s", s) }
 
 func newBrowser(t *testing.T, timeout time.Duration) *browserPage {
 	t.Helper()
@@ -257,68 +232,18 @@ func newBrowser(t *testing.T, timeout time.Duration) *browserPage {
 // adapter, as on browsers that block the machine's GPU).
 func newBrowserGPU(t *testing.T, timeout time.Duration, webgpu bool) *browserPage {
 	t.Helper()
-	bin, err := chromeBin()
-	if err != nil {
-		t.Skipf("chromium not installed (%v); this test drives the browser demo in it (CI installs it)", err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("enable-unsafe-webgpu", webgpu),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.WindowSize(1280, 1000),
-		chromedp.NoSandbox,
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	cctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(cctx, timeout)
-	p := &browserPage{t: t, ctx: ctx}
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(cctx)
-		cancelT()
-		cancelC()
-		cancelA()
-		if t.Failed() {
-			p.mu.Lock()
-			for _, l := range p.logs {
-				t.Log(l)
-			}
-			p.mu.Unlock()
-		}
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			p.log(fmt.Sprintf("console.%s: %s", m.Type, m.Text))
-			if m.IsException() {
-				p.mu.Lock()
-				p.exc = append(p.exc, m.Text)
-				p.mu.Unlock()
-			}
-		}
-	}()
-	return p
+	tab := browsertest.Open(t, browsertest.Options{NoWebGPU: !webgpu, Timeout: timeout, Width: 1280, Height: 1000,
+		What: "this test of the browser demo"})
+	return &browserPage{Tab: tab, t: t}
 }
 
-func (p *browserPage) exceptions() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.exc)
-}
+func (p *browserPage) exceptions() []string { return p.Exceptions() }
 
 // eval runs a JavaScript expression (awaited when it is a Promise) and
 // decodes its JSON value.
 func eval[T any](p *browserPage, expr string) T {
 	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	v, err := chromedp.Run(p.Ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		p.t.Fatalf("evaluate %s: %v\n%s", expr, err, p.statusLine())
 	}
@@ -326,7 +251,7 @@ func eval[T any](p *browserPage, expr string) T {
 }
 
 func (p *browserPage) statusLine() string {
-	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.getElementById('status')||{}).textContent + ' | phase=' + document.body.dataset.phase`))
+	s, err := chromedp.Run(p.Ctx, chromedp.Evaluate[string](`(document.getElementById('status')||{}).textContent + ' | phase=' + document.body.dataset.phase`))
 	if err != nil {
 		return "(page status unavailable: " + err.Error() + ")"
 	}
@@ -337,7 +262,7 @@ func (p *browserPage) statusLine() string {
 func (p *browserPage) waitFor(what, cond string, timeout time.Duration) {
 	p.t.Helper()
 	start := time.Now()
-	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond)))
+	_, err := chromedp.Run(p.Ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond)))
 	if err != nil {
 		p.t.Fatalf("waiting for %s (%s): %v\n%s\nerrors: %v", what, cond, err, p.statusLine(), p.pageErrors())
 	}
@@ -345,7 +270,7 @@ func (p *browserPage) waitFor(what, cond string, timeout time.Duration) {
 }
 
 func (p *browserPage) pageErrors() []string {
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]string](`window.hutDemo ? window.hutDemo.state.errors : []`))
+	v, err := chromedp.Run(p.Ctx, chromedp.Evaluate[[]string](`window.hutDemo ? window.hutDemo.state.errors : []`))
 	if err != nil {
 		return nil
 	}
@@ -360,7 +285,7 @@ func (p *browserPage) downloadsTo(dir string) string {
 	if err := os.MkdirAll(dl, 0o755); err != nil {
 		p.t.Fatal(err)
 	}
-	if _, err := chromedp.CallBrowser(p.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+	if _, err := chromedp.CallBrowser(p.Ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl,
 	}); err != nil {
 		p.t.Fatalf("set the download folder: %v", err)
@@ -370,7 +295,7 @@ func (p *browserPage) downloadsTo(dir string) string {
 
 func (p *browserPage) click(id string) {
 	p.t.Helper()
-	if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.ID(id), chromedp.NodeVisible)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Click(chromedp.ID(id), chromedp.NodeVisible)); err != nil {
 		p.t.Fatalf("click #%s: %v", id, err)
 	}
 }
@@ -383,11 +308,11 @@ func (p *browserPage) screenshot(dir, name, elementID string) {
 	var err error
 	switch elementID {
 	case "":
-		png, err = chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		png, err = chromedp.Run(p.Ctx, chromedp.FullScreenshot(100))
 	case "viewport":
-		png, err = chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+		png, err = chromedp.Run(p.Ctx, chromedp.CaptureScreenshot())
 	default:
-		png, err = chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.ID(elementID), chromedp.NodeVisible))
+		png, err = chromedp.Run(p.Ctx, chromedp.Screenshot(chromedp.ID(elementID), chromedp.NodeVisible))
 	}
 	if err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
@@ -425,7 +350,7 @@ func TestBrowserDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser demo test takes a minute or two; skipped with -short")
 	}
-	if _, err := chromeBin(); err != nil {
+	if _, err := browsertest.ChromeBin(); err != nil {
 		t.Skipf("chromium not installed (%v); this test drives the browser demo in it (CI installs it)", err)
 	}
 	total := time.Now()
@@ -479,7 +404,7 @@ func testPage(t *testing.T, base string, ck checkpoint, art, backend string) []f
 	dl := p.downloadsTo(t.TempDir())
 
 	// 1. The page loads, starts the engine, lists and loads the model.
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+q)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(base+q)); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the model and data loaded", `document.body.dataset.phase === 'ready'`, 90*time.Second)
@@ -571,7 +496,7 @@ func testPage(t *testing.T, base string, ck checkpoint, art, backend string) []f
 	checkCLI(t, ck.dir, dl, after)
 
 	// 5. Upload the same files back: the page answers as before.
-	if err := chromedp.Do(p.ctx, chromedp.SetUploadFiles(chromedp.ID("upload"), []string{cfgFile, wFile})); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.SetUploadFiles(chromedp.ID("upload"), []string{cfgFile, wFile})); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the uploaded adapter", `/Loaded the uploaded adapter/.test(document.getElementById('adapter-status').textContent)`, 60*time.Second)
@@ -627,7 +552,7 @@ func testPage(t *testing.T, base string, ck checkpoint, art, backend string) []f
 // again.
 func testWebGPU(t *testing.T, base string, ck checkpoint, art string, ref []float64) {
 	p := newBrowser(t, 4*time.Minute)
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+demoQuery(ck, pageSteps, "auto"))); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(base+demoQuery(ck, pageSteps, "auto"))); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the model and data loaded", `document.body.dataset.phase === 'ready'`, 90*time.Second)
@@ -689,7 +614,7 @@ func testRoBERTa(t *testing.T, base string, ck checkpoint, art, backend string) 
 	const steps = 4
 	q := fmt.Sprintf("?model=%s&method=hut&r=4&lr=0.01&steps=%d&batch=4&seq=32&warmup=0&evalEvery=2&evalExamples=8&maxTrain=4&maxDev=16&backend=%s",
 		ck.name, steps, backend)
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+q)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(base+q)); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the model and data loaded", `document.body.dataset.phase === 'ready'`, 90*time.Second)
@@ -778,10 +703,10 @@ func testRoBERTa(t *testing.T, base string, ck checkpoint, art, backend string) 
 // the page must say so, train on the CPU path, and lay out on a phone.
 func testNoWebGPU(t *testing.T, base string, ck checkpoint, art string) {
 	p := newBrowserGPU(t, 2*time.Minute, false)
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+demoQuery(ck, 2, "auto"))); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(base+demoQuery(ck, 2, "auto"))); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the model and data loaded", `document.body.dataset.phase === 'ready'`, 90*time.Second)
@@ -814,7 +739,7 @@ func testNoWebGPU(t *testing.T, base string, ck checkpoint, art string) {
 func testPretrained(t *testing.T, base string, ck checkpoint, art, backend string) {
 	p := newBrowser(t, 4*time.Minute)
 	q := fmt.Sprintf("?model=%s&method=hut&r=8&lr=0.01&steps=2&batch=2&seq=32&warmup=0&evalEvery=2&evalExamples=4&maxTrain=8&maxDev=8&maxNew=12&backend=%s", ck.name, backend)
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+q)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(base+q)); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the pretrained model loaded", `document.body.dataset.phase === 'ready'`, 2*time.Minute)
