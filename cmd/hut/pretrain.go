@@ -223,34 +223,70 @@ func pretrainGPT2(r *Recipe, recipePath, out string, quiet bool, stdout, stderr 
 	eos := int32(tok.EOS())
 	batcher := &train.LMBatcher{Examples: trainEx, B: r.Batch, T: r.Seq, Accum: 1, Seed: r.Seed, Pad: eos, Shuffle: true}
 	valBatches := train.EvalBatches(valEx, r.Batch, r.Seq, eos)
-	job := m.Job(batcher, 0, valBatches, r.Name)
-	ckdir := out + ".checkpoints"
+	return runRecipe(&recipeRun{r: r, recipePath: recipePath, out: out, quiet: quiet, stdout: stdout, stderr: stderr,
+		job: m.Job(batcher, 0, valBatches, r.Name), params: m.NumParams(), trainTokens: len(trainIDs), valTokens: len(valIDs),
+		save: func(dir string) error {
+			if err := m.SaveHF(dir, r.DType); err != nil {
+				return err
+			}
+			return writeGPT2TokenizerFiles(dir)
+		},
+		released: func(dir string) (float64, error) {
+			rel, err := gpt2.Load(cpu.New(), dir)
+			if err != nil {
+				return 0, err
+			}
+			return rel.EvalLoss(valBatches)
+		}})
+}
+
+// recipeRun is one pre-training run: the model side's job and how to save
+// and re-evaluate the released weights.
+type recipeRun struct {
+	r                      *Recipe
+	recipePath, out        string
+	quiet                  bool
+	stdout, stderr         io.Writer
+	job                    *train.Job
+	params                 int
+	trainTokens, valTokens int
+	save                   func(dir string) error            // weights and tokenizer files
+	released               func(dir string) (float64, error) // validation loss of the saved weights
+}
+
+// runRecipe trains (resuming from its checkpoints after an interruption),
+// saves the model, measures the validation loss of the released weights —
+// what `hut eval --task pretrain:RECIPE` reproduces — and writes the card.
+func runRecipe(p *recipeRun) error {
+	r := p.r
+	ckdir := p.out + ".checkpoints"
 	tc := train.Config{Steps: r.Steps, LR: r.LR, Warmup: r.Warmup, Schedule: r.Schedule, WeightDecay: r.WeightDecay,
 		ClipNorm: r.Clip, Seed: r.Seed, EvalEvery: r.EvalEvery, CheckpointDir: ckdir, CheckpointEvery: max(100, r.Steps/10), Keep: 1}
-	job.Describe = map[string]any{"recipe": r.Name, "tokens": len(trainIDs)}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	p.job.Describe = map[string]any{"recipe": r.Name, "tokens": p.trainTokens}
+	if err := os.MkdirAll(p.out, 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(out, "training_log.jsonl")
-	logf, err := os.Create(logPath)
+	logf, err := os.Create(filepath.Join(p.out, "training_log.jsonl"))
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
 	var bar *progress.Bar
-	if !quiet {
-		bar = progress.New(stderr, "pretrain "+r.Name, int64(r.Steps))
+	if !p.quiet {
+		bar = progress.New(p.stderr, "pretrain "+r.Name, int64(r.Steps))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
 	var lastTrain float64
-	res, err := train.Run(ctx, tc, job, train.Options{Resume: true, Metrics: logf, OnStep: func(s train.StepInfo) {
+	tokens := 0
+	res, err := train.Run(ctx, tc, p.job, train.Options{Resume: true, Metrics: logf, OnStep: func(s train.StepInfo) {
 		lastTrain = s.Loss
+		tokens += s.Tokens
 		bar.Set(int64(s.Step), fmt.Sprintf("loss %.3f  %.0f tok/s", s.Loss, s.TokPerSec))
 		if v, ok := s.Eval["eval_loss"]; ok {
 			bar.Clear()
-			fmt.Fprintf(stdout, "step %d: train loss %.4f, validation loss %.4f, %.0f tok/s\n", s.Step, s.Loss, v, s.TokPerSec)
+			fmt.Fprintf(p.stdout, "step %d: train loss %.4f, validation loss %.4f, %.0f tok/s\n", s.Step, s.Loss, v, s.TokPerSec)
 		}
 	}})
 	bar.Done()
@@ -258,31 +294,25 @@ func pretrainGPT2(r *Recipe, recipePath, out string, quiet bool, stdout, stderr 
 		return err
 	}
 	wall := time.Since(start)
-	if err := m.SaveHF(out, r.DType); err != nil {
+	if err := p.save(p.out); err != nil {
 		return err
 	}
-	if err := writeGPT2TokenizerFiles(out); err != nil {
-		return err
-	}
-	// The card's validation loss is measured on the released weights, as
-	// `hut eval` will load them.
-	rel, err := gpt2.Load(cpu.New(), out)
+	valLoss, err := p.released(p.out)
 	if err != nil {
 		return err
 	}
-	valLoss, err := rel.EvalLoss(valBatches)
+	st, err := os.Stat(filepath.Join(p.out, "model.safetensors"))
 	if err != nil {
 		return err
 	}
-	st, _ := os.Stat(filepath.Join(out, "model.safetensors"))
-	card := modelCard{Recipe: r, RecipePath: recipePath, Out: out, Steps: res.Steps, TokensSeen: res.Steps * r.Batch * r.Seq,
-		TrainTokens: len(trainIDs), ValTokens: len(valIDs), TrainLoss: lastTrain, ValLoss: valLoss,
-		Wall: wall, TokPerSec: float64((res.Steps-res.StartStep)*r.Batch*r.Seq) / wall.Seconds(), Params: m.NumParams(),
-		Bytes: st.Size(), Resumed: res.StartStep > 0, EvalCommand: fmt.Sprintf("hut eval --model %s --task pretrain:%s", out, recipePath)}
-	if err := atomicfile.WriteBytes(filepath.Join(out, "README.md"), []byte(card.render())); err != nil {
+	card := modelCard{Recipe: r, RecipePath: p.recipePath, Out: p.out, Steps: res.Steps, TokensSeen: res.Steps * r.Batch * r.Seq,
+		TrainTokens: p.trainTokens, ValTokens: p.valTokens, TrainLoss: lastTrain, ValLoss: valLoss,
+		Wall: wall, TokPerSec: float64(tokens) / wall.Seconds(), Params: p.params,
+		Bytes: st.Size(), Resumed: res.StartStep > 0, EvalCommand: fmt.Sprintf("hut eval --model %s --task pretrain:%s", p.out, p.recipePath)}
+	if err := atomicfile.WriteBytes(filepath.Join(p.out, "README.md"), []byte(card.render())); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "saved %s: validation loss %.4f (train %.4f), %d steps in %s\n", out, valLoss, lastTrain, res.Steps, progress.FormatDuration(wall))
+	fmt.Fprintf(p.stdout, "saved %s: validation loss %.4f (train %.4f), %d steps in %s\n", p.out, valLoss, lastTrain, res.Steps, progress.FormatDuration(wall))
 	return os.RemoveAll(ckdir)
 }
 

@@ -1,22 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/hutml/hut/core/cpu"
 	"github.com/hutml/hut/core/model/roberta"
 	"github.com/hutml/hut/core/peft"
 	"github.com/hutml/hut/core/tokenizer"
-	"github.com/hutml/hut/core/train"
-	"github.com/hutml/hut/internal/atomicfile"
-	"github.com/hutml/hut/internal/progress"
 )
 
 // robertaRecipe parses a RoBERTa recipe's model config.
@@ -95,66 +87,21 @@ func pretrainRoBERTa(r *Recipe, recipePath, out string, quiet bool, stdout, stde
 	if err := m.Attach(&peft.Config{Method: "full"}); err != nil {
 		return err
 	}
-	job := m.MLMJob(batcher, valBatches, r.Name)
-	job.Describe = map[string]any{"recipe": r.Name, "tokens": nTrain}
-	ckdir := out + ".checkpoints"
-	tc := train.Config{Steps: r.Steps, LR: r.LR, Warmup: r.Warmup, Schedule: r.Schedule, WeightDecay: r.WeightDecay,
-		ClipNorm: r.Clip, Seed: r.Seed, EvalEvery: r.EvalEvery, CheckpointDir: ckdir, CheckpointEvery: max(100, r.Steps/10), Keep: 1}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	logf, err := os.Create(filepath.Join(out, "training_log.jsonl"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	var bar *progress.Bar
-	if !quiet {
-		bar = progress.New(stderr, "pretrain "+r.Name, int64(r.Steps))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	start := time.Now()
-	var lastTrain float64
-	tokens := 0
-	res, err := train.Run(ctx, tc, job, train.Options{Resume: true, Metrics: logf, OnStep: func(s train.StepInfo) {
-		lastTrain = s.Loss
-		tokens += s.Tokens
-		bar.Set(int64(s.Step), fmt.Sprintf("loss %.3f  %.0f tok/s", s.Loss, s.TokPerSec))
-		if v, ok := s.Eval["eval_loss"]; ok {
-			bar.Clear()
-			fmt.Fprintf(stdout, "step %d: train loss %.4f, validation loss %.4f, %.0f tok/s\n", s.Step, s.Loss, v, s.TokPerSec)
-		}
-	}})
-	bar.Done()
-	if err != nil {
-		return err
-	}
-	wall := time.Since(start)
-	if err := m.SaveHF(out, r.DType); err != nil {
-		return err
-	}
-	if err := tokenizer.WriteFiles("roberta", out); err != nil {
-		return err
-	}
-	rel, err := roberta.Load(cpu.New(), out, roberta.HeadMLM, roberta.LoadOptions{})
-	if err != nil {
-		return err
-	}
-	valLoss, err := rel.EvalLoss(valBatches)
-	if err != nil {
-		return err
-	}
-	st, _ := os.Stat(filepath.Join(out, "model.safetensors"))
-	card := modelCard{Recipe: r, RecipePath: recipePath, Out: out, Steps: res.Steps, TokensSeen: res.Steps * r.Batch * r.Seq,
-		TrainTokens: nTrain, ValTokens: nVal, TrainLoss: lastTrain, ValLoss: valLoss,
-		Wall: wall, TokPerSec: float64(tokens) / wall.Seconds(), Params: m.NumParams(),
-		Bytes: st.Size(), Resumed: res.StartStep > 0, EvalCommand: fmt.Sprintf("hut eval --model %s --task pretrain:%s", out, recipePath)}
-	if err := atomicfile.WriteBytes(filepath.Join(out, "README.md"), []byte(card.render())); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "saved %s: validation masked-LM loss %.4f (train %.4f), %d steps in %s\n", out, valLoss, lastTrain, res.Steps, progress.FormatDuration(wall))
-	return os.RemoveAll(ckdir)
+	return runRecipe(&recipeRun{r: r, recipePath: recipePath, out: out, quiet: quiet, stdout: stdout, stderr: stderr,
+		job: m.MLMJob(batcher, valBatches, r.Name), params: m.NumParams(), trainTokens: nTrain, valTokens: nVal,
+		save: func(dir string) error {
+			if err := m.SaveHF(dir, r.DType); err != nil {
+				return err
+			}
+			return tokenizer.WriteFiles("roberta", dir)
+		},
+		released: func(dir string) (float64, error) {
+			rel, err := roberta.Load(cpu.New(), dir, roberta.HeadMLM, roberta.LoadOptions{})
+			if err != nil {
+				return 0, err
+			}
+			return rel.EvalLoss(valBatches)
+		}})
 }
 
 // initRoBERTa writes the recipe's RoBERTa with random weights.
