@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"github.com/hutml/hut/core/model/roberta"
 )
 
 func init() {
@@ -26,22 +28,43 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("--dtype %q: want F32, F16 or BF16", *dtype)
 	}
-	m, dir, err := loadGPT2(*model)
+	dir, err := resolveModel(*model)
 	if err != nil {
 		return err
 	}
-	if err := m.LoadAdapter(*adapter); err != nil {
-		return err
-	}
-	if err := m.Merge(); err != nil {
-		return err
-	}
-	if err := m.SaveHF(*export, *dtype); err != nil {
-		return err
+	var method string
+	if roberta.IsRoBERTaDir(dir) {
+		// The adapter's classifier (modules_to_save) becomes the exported head.
+		m, err := loadRoBERTaFor(dir, *adapter, roberta.HeadAuto, roberta.LoadOptions{})
+		if err != nil {
+			return err
+		}
+		if err := m.Merge(); err != nil {
+			return err
+		}
+		if err := m.SaveHF(*export, *dtype); err != nil {
+			return err
+		}
+		method = m.PEFT.Method
+	} else {
+		m, _, err := loadGPT2(dir)
+		if err != nil {
+			return err
+		}
+		if err := m.LoadAdapter(*adapter); err != nil {
+			return err
+		}
+		if err := m.Merge(); err != nil {
+			return err
+		}
+		if err := m.SaveHF(*export, *dtype); err != nil {
+			return err
+		}
+		method = m.PEFT.Method
 	}
 	if err := copyTokenizerFiles(dir, *export); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "merged %s (%s) into %s and wrote %s\n", *adapter, m.PEFT.Method, dir, *export)
+	fmt.Fprintf(stdout, "merged %s (%s) into %s and wrote %s\n", *adapter, method, dir, *export)
 	return nil
 }

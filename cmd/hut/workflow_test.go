@@ -214,3 +214,46 @@ func TestTrainBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRoBERTaRoundTrip: GLUE fine-tune → adapter with its classifier →
+// forward with the adapter, merged, and from the merged export (1e-5).
+func TestRoBERTaRoundTrip(t *testing.T) {
+	model := tinyRoBERTa(t)
+	out := t.TempDir()
+	run(t, "train", "--task", "sst2", "--model", model, "--method", "hut", "--steps", "3", "--batch", "8",
+		"--max-examples", "64", "--eval-examples", "16", "--max-len", "32", "--out", out, "--quiet")
+	adapters, _ := filepath.Glob(filepath.Join(out, "*", "adapter", "adapter_config.json"))
+	if len(adapters) != 1 {
+		adapters, _ = filepath.Glob(filepath.Join(out, "adapter*", "adapter_config.json"))
+	}
+	if len(adapters) != 1 {
+		t.Fatalf("no adapter written under %s", out)
+	}
+	adapter := filepath.Dir(adapters[0])
+	text := "a gripping and funny film"
+	type cls struct {
+		Logits []float32
+		Argmax int
+	}
+	fw := func(args ...string) cls {
+		var c cls
+		if err := json.Unmarshal([]byte(run(t, append([]string{"forward", "--text", text}, args...)...)), &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := fw("--model", model, "--adapter", adapter)
+	if len(a.Logits) != 2 {
+		t.Fatalf("classifier logits %v", a.Logits)
+	}
+	m := fw("--model", model, "--adapter", adapter, "--method-merged")
+	if d := maxAbsRel(m.Logits, a.Logits); d > 1e-5 {
+		t.Errorf("merged vs adapter: %g", d)
+	}
+	export := filepath.Join(t.TempDir(), "merged")
+	run(t, "merge", "--model", model, "--adapter", adapter, "--export", export)
+	p := fw("--model", export)
+	if d := maxAbsRel(p.Logits, a.Logits); d > 1e-5 {
+		t.Errorf("exported merged classifier vs adapter path: %g (%v vs %v)", d, p.Logits, a.Logits)
+	}
+}

@@ -171,8 +171,23 @@ func TestRealCheckpoints(t *testing.T) {
 	}
 	base := os.Getenv("HUT_ROBERTA_BASE")
 	mnli := os.Getenv("HUT_ROBERTA_LARGE_MNLI")
+	// HUT_HF_DIR holds checkpoints in folders named after their hub ids,
+	// as for the GPT-2 real-checkpoint tests (hut download roberta-base
+	// --dir $HUT_HF_DIR/roberta-base).
+	if root := os.Getenv("HUT_HF_DIR"); root != "" {
+		for _, c := range []struct {
+			v    *string
+			name string
+		}{{&base, "roberta-base"}, {&mnli, "roberta-large-mnli"}} {
+			if d := filepath.Join(root, c.name); *c.v == "" {
+				if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
+					*c.v = d
+				}
+			}
+		}
+	}
 	if base == "" && mnli == "" {
-		t.Skip("set HUT_ROBERTA_BASE and/or HUT_ROBERTA_LARGE_MNLI to checkpoint directories to run")
+		t.Skip("set HUT_HF_DIR (with roberta-base/ or roberta-large-mnli/ in it), HUT_ROBERTA_BASE or HUT_ROBERTA_LARGE_MNLI to run")
 	}
 	if base != "" {
 		m, err := Load(cpu.New(), base, HeadMLM, LoadOptions{})
