@@ -155,7 +155,9 @@ func stepInChild(method string, B, T, r, steps int, targets string, stderr io.Wr
 	}
 	cmd := exec.Command(exe, "bench", "--child-step", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
 		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--targets", targets)
-	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1")
+	// A binary built with -tags openblas links OpenBLAS, whose idle worker
+	// threads would compete with the engine's; the step runs need none.
+	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1", "OPENBLAS_NUM_THREADS=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, stderr
 	fmt.Fprintf(stderr, "bench: GPT-2 124M %s step, B=%d T=%d…\n", method, B, T)
