@@ -12,6 +12,7 @@ import (
 )
 
 //go:embed tiny-gpt2/config.json tiny-gpt2/model.safetensors tiny-gpt2/vocab.json tiny-gpt2/merges.txt tiny-gpt2/tokenizer_config.json tiny-gpt2/special_tokens_map.json tiny-gpt2/README.md
+//go:embed tiny-roberta/config.json tiny-roberta/model.safetensors tiny-roberta/vocab.json tiny-roberta/merges.txt tiny-roberta/tokenizer_config.json tiny-roberta/special_tokens_map.json tiny-roberta/README.md
 var files embed.FS
 
 // FS returns the embedded model directories.
