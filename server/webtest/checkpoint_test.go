@@ -73,14 +73,14 @@ func testOwnCheckpoint(t *testing.T, base, art string) {
 	own, large, params := ownCheckpoints(t)
 	p := newBrowser(t, 2*time.Minute)
 	q := "?model=local&method=hut&r=4&lr=0.05&steps=2&batch=4&seq=32&warmup=0&evalEvery=2&evalExamples=8&maxTrain=4&maxDev=16&maxNew=8&cmpSteps=1&backend=cpu"
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(base+q)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.Navigate(base+q)); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor("the engine and the checkpoint picker", `document.body.dataset.phase === 'ready' && hutDemo.state.boot !== null &&
 		!document.getElementById('local-panel').hidden && document.getElementById('model').value === '__local__'`, 90*time.Second)
 
 	// 1. GPT-2 Large on the CPU path: refused, with the numbers.
-	if err := chromedp.Do(p.ctx, chromedp.SetUploadFiles(chromedp.ID("local-files"),
+	if err := chromedp.Do(p.Ctx, chromedp.SetUploadFiles(chromedp.ID("local-files"),
 		[]string{filepath.Join(large, "config.json"), filepath.Join(large, "model.safetensors")})); err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +108,10 @@ func testOwnCheckpoint(t *testing.T, base, art string) {
 
 	// 2. A small GPT-2: the folder picker (webkitdirectory), else the files.
 	how := "folder"
-	if err := chromedp.Do(p.ctx, chromedp.SetUploadFiles(chromedp.ID("local-dir"), []string{own})); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.SetUploadFiles(chromedp.ID("local-dir"), []string{own})); err != nil {
 		t.Logf("Chromium cannot set a folder on the webkitdirectory input (%v): choosing the files instead", err)
 		how = "files"
-	} else if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](`hutDemo.state.local.name === 'my-gpt2'`,
+	} else if _, err := chromedp.Run(p.Ctx, chromedp.Poll[bool](`hutDemo.state.local.name === 'my-gpt2'`,
 		chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		t.Logf("the folder was not read (%v; %v usable files): choosing the files instead", err,
 			eval[float64](p, `Object.keys(hutDemo.state.local.pick.files).length`))
@@ -122,7 +122,7 @@ func testOwnCheckpoint(t *testing.T, base, art string) {
 		for _, f := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json", "README.md"} {
 			files = append(files, filepath.Join(own, f))
 		}
-		if err := chromedp.Do(p.ctx, chromedp.SetUploadFiles(chromedp.ID("local-files"), files)); err != nil {
+		if err := chromedp.Do(p.Ctx, chromedp.SetUploadFiles(chromedp.ID("local-files"), files)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,7 +194,7 @@ func testOwnCheckpoint(t *testing.T, base, art string) {
 	eval[bool](p, `(document.getElementById('cmp-stop').click(), true)`)
 
 	// 5. On a phone the picker and its table do not make the page scroll sideways.
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+	if err := chromedp.Do(p.Ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
 		t.Fatal(err)
 	}
 	if o := eval[float64](p, `(document.getElementById('local-panel').scrollIntoView(), document.documentElement.scrollWidth - document.documentElement.clientWidth)`); o > 0 {
