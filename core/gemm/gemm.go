@@ -266,20 +266,36 @@ func (p *problem) packA(im *impl, dst []float32, i0, rows, p0, kc int) {
 }
 
 // scalePanels multiplies entry p of every packed A column (mr floats) by
-// s[p], panel after panel.
+// s[p]. The scales are expanded once to one panel's layout (e[p·mr+i] =
+// s[p]) so that each panel is one vectorised element-wise product; the
+// products are the same float32 roundings as a scalar loop's.
 func scalePanels(dst, s []float32, mr int) {
 	kc := len(s)
-	for len(dst) >= mr*kc {
-		pan := dst[:mr*kc]
-		for p, v := range s {
-			col := pan[p*mr : p*mr+mr]
-			for i := range col {
-				col[i] *= v
-			}
+	n := mr * kc
+	if n == 0 {
+		return
+	}
+	var buf [maxScaleExpand]float32
+	var e []float32
+	if n <= len(buf) {
+		e = buf[:n]
+	} else {
+		e = make([]float32, n) // only for block sizes beyond the built-in ones
+	}
+	for p, v := range s {
+		col := e[p*mr : p*mr+mr]
+		for i := range col {
+			col[i] = v
 		}
-		dst = dst[mr*kc:]
+	}
+	for len(dst) >= n {
+		mulVec(dst[:n], e)
+		dst = dst[n:]
 	}
 }
+
+// maxScaleExpand covers mr·kc for every built-in kernel (8·256).
+const maxScaleExpand = 8 * 256
 
 // worker holds one goroutine's scratch space.
 type worker struct {

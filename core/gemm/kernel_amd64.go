@@ -202,3 +202,26 @@ func packB16(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) 
 		packBGeneric(dst[full*kc:], trans, b, ldb, j0+full, cols-full, p0, kc, 16)
 	}
 }
+
+// mulVec8 sets dst[i] *= e[i] for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func mulVec8(dst, e *float32, n int)
+
+// mulVec sets dst[i] *= e[i] for i < len(dst) (len(e) ≥ len(dst)), each
+// product rounded to float32 as the scalar loop does: with AVX when the CPU
+// has it (every CPU with the assembly kernels does).
+func mulVec(dst, e []float32) {
+	n := len(dst)
+	_ = e[:n]
+	n8 := 0
+	if cpufeat.AVX2FMA {
+		n8 = n &^ 7
+		if n8 > 0 {
+			mulVec8(&dst[0], &e[0], n8)
+		}
+	}
+	for i := n8; i < n; i++ {
+		dst[i] *= e[i]
+	}
+}

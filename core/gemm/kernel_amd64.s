@@ -552,3 +552,48 @@ s32loop:
 s32done:
 	VZEROUPPER
 	RET
+
+// func mulVec8(dst, e *float32, n int)
+// dst[i] *= e[i] for i < n, n a multiple of 8 (32 per iteration, then 8).
+TEXT ·mulVec8(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ e+8(FP), SI
+	MOVQ n+16(FP), CX
+	CMPQ CX, $32
+	JLT  mv8tail
+
+mv8loop32:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMULPS  (SI), Y0, Y0
+	VMULPS  32(SI), Y1, Y1
+	VMULPS  64(SI), Y2, Y2
+	VMULPS  96(SI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	CMPQ    CX, $32
+	JGE     mv8loop32
+
+mv8tail:
+	TESTQ CX, CX
+	JEQ   mv8done
+
+mv8loop8:
+	VMOVUPS (DI), Y0
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNE     mv8loop8
+
+mv8done:
+	VZEROUPPER
+	RET
