@@ -1,12 +1,8 @@
 package cpu
 
-// Portable element-wise kernels (and the tails of the vector ones).
+import "github.com/hutml/hut/core/gemm"
 
-func mulVecGo(out, a, b []float32) {
-	for i := range a {
-		out[i] = a[i] * b[i]
-	}
-}
+// Portable element-wise kernels (and the tails of the vector ones).
 
 func fmaVecGo(acc, a, b []float32) {
 	for i := range a {
@@ -19,3 +15,7 @@ func addVecGo(acc, a []float32) {
 		acc[i] += a[i]
 	}
 }
+
+// mulVec sets out[i] = a[i]·b[i] (len(out) ≥ len(a), len(b) ≥ len(a)): the
+// GEMM package's vector product, which also scales SgemmScaled's panels.
+func mulVec(out, a, b []float32) { gemm.MulVec(out, a, b) }

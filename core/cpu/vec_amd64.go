@@ -3,23 +3,10 @@ package cpu
 import "github.com/hutml/hut/internal/cpufeat"
 
 //go:noescape
-func mulVecAVX2(out, a, b []float32)
-
-//go:noescape
 func fmaVecAVX2(acc, a, b []float32)
 
 //go:noescape
 func addVecAVX2(acc, a []float32)
-
-// mulVec sets out[i] = a[i]·b[i] (len(out) ≥ len(a), len(b) ≥ len(a)).
-func mulVec(out, a, b []float32) {
-	n := 0
-	if cpufeat.AVX2FMA {
-		n = len(a) &^ 31
-		mulVecAVX2(out[:len(a)], a, b[:len(a)])
-	}
-	mulVecGo(out[n:len(a)], a[n:], b[n:len(a)])
-}
 
 // fmaVec sets acc[i] += a[i]·b[i]. On amd64 with FMA every element is one
 // fused multiply-add, the tail included (it goes through the vector kernel

@@ -3,36 +3,6 @@
 // The vector kernels below process len(a) &^ 31 elements in blocks of 32
 // (four ymm registers); the Go wrappers in vec_amd64.go do the tail.
 
-// func mulVecAVX2(out, a, b []float32)   out[i] = a[i]·b[i]
-TEXT ·mulVecAVX2(SB), NOSPLIT, $0-72
-	MOVQ out_base+0(FP), DI
-	MOVQ a_base+24(FP), SI
-	MOVQ b_base+48(FP), DX
-	MOVQ a_len+32(FP), CX
-	SHRQ $5, CX
-	JZ mdone
-mloop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VMULPS (DX), Y0, Y0
-	VMULPS 32(DX), Y1, Y1
-	VMULPS 64(DX), Y2, Y2
-	VMULPS 96(DX), Y3, Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ $128, SI
-	ADDQ $128, DX
-	ADDQ $128, DI
-	DECQ CX
-	JNZ mloop
-mdone:
-	VZEROUPPER
-	RET
-
 // func fmaVecAVX2(acc, a, b []float32)   acc[i] += a[i]·b[i]
 TEXT ·fmaVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ acc_base+0(FP), DI

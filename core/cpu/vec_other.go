@@ -2,6 +2,5 @@
 
 package cpu
 
-func mulVec(out, a, b []float32) { mulVecGo(out[:len(a)], a, b[:len(a)]) }
 func fmaVec(acc, a, b []float32) { fmaVecGo(acc[:len(a)], a, b[:len(a)]) }
 func addVec(acc, a []float32)    { addVecGo(acc[:len(a)], a) }

@@ -289,7 +289,7 @@ func scalePanels(dst, s []float32, mr int) {
 		}
 	}
 	for len(dst) >= n {
-		mulVec(dst[:n], e)
+		MulVec(dst[:n], dst[:n], e)
 		dst = dst[n:]
 	}
 }

@@ -203,25 +203,26 @@ func packB16(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) 
 	}
 }
 
-// mulVec8 sets dst[i] *= e[i] for i < n; n must be a multiple of 8.
+// mulVec8 sets out[i] = a[i]·b[i] for i < n; n must be a multiple of 8.
 //
 //go:noescape
-func mulVec8(dst, e *float32, n int)
+func mulVec8(out, a, b *float32, n int)
 
-// mulVec sets dst[i] *= e[i] for i < len(dst) (len(e) ≥ len(dst)), each
-// product rounded to float32 as the scalar loop does: with AVX when the CPU
-// has it (every CPU with the assembly kernels does).
-func mulVec(dst, e []float32) {
-	n := len(dst)
-	_ = e[:n]
+// MulVec sets out[i] = a[i]·b[i] for i < len(a) (len(out), len(b) ≥ len(a);
+// out may be a), each product rounded to float32 as a scalar loop's: with
+// AVX when the CPU has it. SgemmScaled scales packed panels with it, and the
+// CPU backend uses it for its element-wise products.
+func MulVec(out, a, b []float32) {
+	n := len(a)
+	out, b = out[:n], b[:n]
 	n8 := 0
 	if cpufeat.AVX2FMA {
 		n8 = n &^ 7
 		if n8 > 0 {
-			mulVec8(&dst[0], &e[0], n8)
+			mulVec8(&out[0], &a[0], &b[0], n8)
 		}
 	}
 	for i := n8; i < n; i++ {
-		dst[i] *= e[i]
+		out[i] = a[i] * b[i]
 	}
 }

@@ -553,30 +553,33 @@ s32done:
 	VZEROUPPER
 	RET
 
-// func mulVec8(dst, e *float32, n int)
-// dst[i] *= e[i] for i < n, n a multiple of 8 (32 per iteration, then 8).
-TEXT ·mulVec8(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ e+8(FP), SI
-	MOVQ n+16(FP), CX
+// func mulVec8(out, a, b *float32, n int)
+// out[i] = a[i]·b[i] for i < n, n a multiple of 8 (32 per iteration, then
+// 8); out may be a.
+TEXT ·mulVec8(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
 	CMPQ CX, $32
 	JLT  mv8tail
 
 mv8loop32:
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	VMOVUPS 64(DI), Y2
-	VMOVUPS 96(DI), Y3
-	VMULPS  (SI), Y0, Y0
-	VMULPS  32(SI), Y1, Y1
-	VMULPS  64(SI), Y2, Y2
-	VMULPS  96(SI), Y3, Y3
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS  (DX), Y0, Y0
+	VMULPS  32(DX), Y1, Y1
+	VMULPS  64(DX), Y2, Y2
+	VMULPS  96(DX), Y3, Y3
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
 	VMOVUPS Y3, 96(DI)
-	ADDQ    $128, DI
 	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
 	SUBQ    $32, CX
 	CMPQ    CX, $32
 	JGE     mv8loop32
@@ -586,11 +589,12 @@ mv8tail:
 	JEQ   mv8done
 
 mv8loop8:
-	VMOVUPS (DI), Y0
-	VMULPS  (SI), Y0, Y0
+	VMOVUPS (SI), Y0
+	VMULPS  (DX), Y0, Y0
 	VMOVUPS Y0, (DI)
-	ADDQ    $32, DI
 	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
 	SUBQ    $8, CX
 	JNE     mv8loop8
 

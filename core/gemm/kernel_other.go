@@ -7,10 +7,12 @@ package gemm
 
 func available() []*impl { return []*impl{goImpl} }
 
-// mulVec sets dst[i] *= e[i] for i < len(dst) (len(e) ≥ len(dst)).
-func mulVec(dst, e []float32) {
-	e = e[:len(dst)]
-	for i := range dst {
-		dst[i] *= e[i]
+// MulVec sets out[i] = a[i]·b[i] for i < len(a) (len(out), len(b) ≥ len(a);
+// out may be a). SgemmScaled scales packed panels with it, and the CPU
+// backend uses it for its element-wise products.
+func MulVec(out, a, b []float32) {
+	out, b = out[:len(a)], b[:len(a)]
+	for i := range a {
+		out[i] = a[i] * b[i]
 	}
 }

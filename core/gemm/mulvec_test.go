@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestMulVec checks the element-wise product behind SgemmScaled's scaling
-// against a scalar loop, bit for bit, for lengths around the 8- and 32-wide
-// steps of the assembly loop, and that it touches nothing past len(dst).
+// TestMulVec checks MulVec against a scalar loop, bit for bit, in place and
+// out of place, for lengths around the 8- and 32-wide steps of the assembly
+// loop, and that it writes nothing past len(a).
 func TestMulVec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 100, 2048} {
@@ -22,10 +22,13 @@ func TestMulVec(t *testing.T) {
 		for i := 0; i < n; i++ {
 			want[i] *= e[i]
 		}
-		mulVec(dst[:n], e)
+		out := make([]float32, n+8)
+		copy(out[n:], want[n:])
+		MulVec(out, dst[:n], e)
+		MulVec(dst, dst[:n], e) // in place
 		for i := range dst {
-			if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, dst[i], want[i])
+			if math.Float32bits(dst[i]) != math.Float32bits(want[i]) || math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: element %d = %g (in place), %g, want %g", n, i, dst[i], out[i], want[i])
 			}
 		}
 	}
