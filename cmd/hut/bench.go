@@ -24,6 +24,7 @@ import (
 	"github.com/hutml/hut/internal/bench"
 	"github.com/hutml/hut/internal/blaspeer"
 	"github.com/hutml/hut/internal/peak"
+	"github.com/hutml/hut/internal/pytorch"
 )
 
 func init() {
@@ -325,11 +326,7 @@ func pytorchPeer(method string, B, T, r, threads int) (benchRecord, error) {
 	if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("%s not found (run from the repository root)", script)
 	}
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		py = "python3"
-	}
-	out, err := exec.Command(py, script, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
+	out, err := exec.Command(pytorch.Python(), script, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
 		"--r", strconv.Itoa(r), "--threads", strconv.Itoa(threads)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", script, err)

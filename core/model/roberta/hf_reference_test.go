@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hutml/hut/core/cpu"
+	"github.com/hutml/hut/internal/pytorch"
 )
 
 // TestHFReference loads random checkpoints written in Hugging Face layout by
@@ -20,11 +21,8 @@ import (
 // seed are generated and checked too.
 func TestHFReference(t *testing.T) {
 	checkRefDir(t, "testdata/hf")
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		py = "python3"
-	}
-	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
+	py, err := pytorch.Find()
+	if err != nil {
 		t.Logf("python3 with torch not available (%v): checked the committed fixtures only", err)
 		return
 	}
