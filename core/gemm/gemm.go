@@ -280,7 +280,7 @@ func scalePanels(dst, s []float32, mr int) {
 	if n <= len(buf) {
 		e = buf[:n]
 	} else {
-		e = make([]float32, n) // only for block sizes beyond the built-in ones
+		e = make([]float32, n) // only for k blocks beyond the built-in ones (the tuning test tries some)
 	}
 	for p, v := range s {
 		col := e[p*mr : p*mr+mr]
