@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -248,7 +249,7 @@ func Fill(f *safetensors.File, be tensor.Backend, linears []*Linear, extra []*te
 		if err != nil {
 			return err
 		}
-		if !sameShape(shape, p.Shape) {
+		if !slices.Equal(shape, p.Shape) {
 			return fmt.Errorf("adapter %s: tensor %q has shape %v, want %v (an adapter of another model or rank?)", f.Path, k, shape, p.Shape)
 		}
 		be.Write(p.W, 0, data)
@@ -283,16 +284,4 @@ func Fill(f *safetensors.File, be tensor.Backend, linears []*Linear, extra []*te
 		return fmt.Errorf("adapter %s: tensors that match no adapted layer: %s", f.Path, strings.Join(unknown, ", "))
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

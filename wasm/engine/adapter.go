@@ -186,15 +186,3 @@ func (e *Engine) ImportAdapter(files ModelFiles) (map[string]any, error) {
 	res["baseModel"] = meta.BaseModel
 	return res, nil
 }
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

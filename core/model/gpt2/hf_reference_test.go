@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hutml/hut/core/cpu"
@@ -92,7 +93,7 @@ func checkDir(t *testing.T, root string) {
 				t.Fatal(err)
 			}
 			for i, r := range res {
-				if !equalInts(r.Tokens, exp.Greedy[i]) {
+				if !slices.Equal(r.Tokens, exp.Greedy[i]) {
 					t.Errorf("greedy row %d: %v, reference %v", i, r.Tokens, exp.Greedy[i])
 				}
 			}

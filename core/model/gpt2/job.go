@@ -3,6 +3,7 @@ package gpt2
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/hutml/hut/core/hf"
 	"github.com/hutml/hut/core/peft"
@@ -83,7 +84,7 @@ func (m *Model) LoadTrainable(dir string) error {
 			if err != nil {
 				return err
 			}
-			if !sameShape(shape, p.Shape) {
+			if !slices.Equal(shape, p.Shape) {
 				return fmt.Errorf("gpt2: %s: tensor %q has shape %v, want %v", dir, key, shape, p.Shape)
 			}
 			m.Be.Write(p.W, 0, v)

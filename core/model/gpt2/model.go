@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -182,7 +183,7 @@ func (m *Model) LoadStateDict(sd hf.StateDict) error {
 		if conv[p.Name] {
 			want = []int{p.Shape[1], p.Shape[0]} // Conv1D: [in, out]
 		}
-		if !sameShape(t.Shape, want) {
+		if !slices.Equal(t.Shape, want) {
 			return fmt.Errorf("gpt2: tensor %q in %s has shape %v, want %v", short, t.File, t.Shape, want)
 		}
 		data := t.Data
@@ -212,7 +213,7 @@ func (m *Model) LoadStateDict(sd hf.StateDict) error {
 		if wte == nil {
 			wte = sd[Prefix+"wte.weight"]
 		}
-		if !sameShape(lm.Shape, wte.Shape) {
+		if !slices.Equal(lm.Shape, wte.Shape) {
 			return fmt.Errorf("gpt2: lm_head.weight has shape %v, want the tied wte shape %v", lm.Shape, wte.Shape)
 		}
 		for i := range lm.Data {
@@ -222,18 +223,6 @@ func (m *Model) LoadStateDict(sd hf.StateDict) error {
 		}
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // transpose returns the [cols, rows] transpose of a [rows, cols] matrix.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hutml/hut/core/cpu"
@@ -84,18 +85,6 @@ func greedyHF(t *testing.T, m *Model, prompts [][]int, maxLength int) [][]int {
 	return out
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestRealGPT2Greedy(t *testing.T) {
 	e := loadExpected(t)
 	m, err := Load(cpu.New(), realDir(t, "gpt2"))
@@ -103,7 +92,7 @@ func TestRealGPT2Greedy(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := greedyHF(t, m, [][]int{e.GPT2TheDog.InputIDs}, 20)[0]
-	if !equalInts(got, e.GPT2TheDog.ExpectedIDs) {
+	if !slices.Equal(got, e.GPT2TheDog.ExpectedIDs) {
 		t.Fatalf("greedy ids\n got %v\nwant %v", got, e.GPT2TheDog.ExpectedIDs)
 	}
 	// Batched, left-padded: each row must give HF's text.
@@ -127,7 +116,7 @@ func TestRealDistilGPT2Greedy(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := greedyHF(t, m, [][]int{e.DistilPresident.InputIDs}, 20)[0]
-	if !equalInts(got, e.DistilPresident.ExpectedIDs) {
+	if !slices.Equal(got, e.DistilPresident.ExpectedIDs) {
 		t.Fatalf("greedy ids\n got %v\nwant %v", got, e.DistilPresident.ExpectedIDs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -280,7 +281,7 @@ func (m *Model) LoadStateDict(sd hf.StateDict, seed uint64) error {
 			return fmt.Errorf("roberta: checkpoint has no tensor %q", p.Name)
 		}
 		delete(byName, short)
-		if !sameShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			return fmt.Errorf("roberta: tensor %q in %s has shape %v, want %v", p.Name, t.File, t.Shape, p.Shape)
 		}
 		for i, v := range t.Data {
@@ -347,7 +348,7 @@ func (m *Model) LoadStateDict(sd hf.StateDict, seed uint64) error {
 			wte = sd["embeddings.word_embeddings.weight"]
 		}
 		if dec, ok := sd["lm_head.decoder.weight"]; ok {
-			if !sameShape(dec.Shape, wte.Shape) {
+			if !slices.Equal(dec.Shape, wte.Shape) {
 				return fmt.Errorf("roberta: lm_head.decoder.weight has shape %v, want the tied word-embedding shape %v", dec.Shape, wte.Shape)
 			}
 			for i := range dec.Data {
@@ -358,7 +359,7 @@ func (m *Model) LoadStateDict(sd hf.StateDict, seed uint64) error {
 		}
 		if db, ok := sd["lm_head.decoder.bias"]; ok && !headMissing && sd["lm_head.bias"] != nil {
 			b := sd["lm_head.bias"]
-			if !sameShape(db.Shape, b.Shape) {
+			if !slices.Equal(db.Shape, b.Shape) {
 				return fmt.Errorf("roberta: lm_head.decoder.bias has shape %v, want %v", db.Shape, b.Shape)
 			}
 			for i := range db.Data {
@@ -369,18 +370,6 @@ func (m *Model) LoadStateDict(sd hf.StateDict, seed uint64) error {
 		}
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ---- saving ----
@@ -561,7 +550,7 @@ func (m *Model) LoadTrainable(dir string) error {
 		if err != nil {
 			return fmt.Errorf("roberta: %s: %w", path, err)
 		}
-		if !sameShape(shape, p.Shape) {
+		if !slices.Equal(shape, p.Shape) {
 			return fmt.Errorf("roberta: %s: tensor %q has shape %v, want %v", path, key, shape, p.Shape)
 		}
 		m.Be.Write(p.W, 0, v)
