@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -268,7 +269,7 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if rev != "main" && rev != repo.Commit && !contains(repo.Refs, rev) {
+	if rev != "main" && rev != repo.Commit && !slices.Contains(repo.Refs, rev) {
 		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
 		return
 	}
@@ -376,13 +377,4 @@ func (f *faultWriter) Write(p []byte) (int, error) {
 		}
 	}
 	panic(http.ErrAbortHandler) // drop the connection mid-body
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

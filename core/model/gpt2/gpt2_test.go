@@ -1,14 +1,13 @@
 package gpt2
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hutml/hut/core/cpu"
 	"github.com/hutml/hut/core/peft"
-	"github.com/hutml/hut/core/tensor"
 )
 
 func tinyConfig() Config {
@@ -302,27 +301,11 @@ func TestBadInputs(t *testing.T) {
 		{peft.Config{Method: "lora", Dropout: 1.5}, "dropout"},
 	} {
 		err := m.Attach(&c.cfg)
-		if err == nil || !contains(err.Error(), c.want) {
+		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.cfg, err, c.want)
 		}
 	}
-	if _, _, err := m.Logits([]int32{1, 99}); err == nil || !contains(err.Error(), "outside the vocabulary") {
+	if _, _, err := m.Logits([]int32{1, 99}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
 		t.Errorf("bad token: %v", err)
 	}
 }
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
-
-var _ = fmt.Sprint
-var _ tensor.Backend = cpu.New()
