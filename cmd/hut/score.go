@@ -13,6 +13,7 @@ import (
 
 	"github.com/hutml/hut/core/data"
 	"github.com/hutml/hut/core/metrics"
+	"github.com/hutml/hut/core/model/roberta"
 	datasets "github.com/hutml/hut/data"
 )
 
@@ -142,30 +143,14 @@ func scoreGLUE(t *data.Task, predPath, labelPath string) (map[string]float64, er
 	if p.Len() != g.Len() {
 		return nil, fmt.Errorf("%s: %d predictions for %d labels in %s", pname, p.Len(), g.Len(), lname)
 	}
-	out := map[string]float64{}
+	out, err := roberta.GLUEScores(t, p, g)
+	if err != nil {
+		return nil, err
+	}
 	for _, m := range t.Metrics {
-		var v float64
-		switch m {
-		case data.MetricAccuracy:
-			v, err = metrics.Accuracy(p.Labels, g.Labels)
-		case data.MetricF1:
-			v, err = metrics.F1(p.Labels, g.Labels, t.Positive)
-		case data.MetricMCC:
-			v, err = metrics.MatthewsCorr(p.Labels, g.Labels)
-		case data.MetricPearson:
-			v, err = metrics.Pearson(p.Scores, g.Scores)
-		case data.MetricSpearman:
-			v, err = metrics.Spearman(p.Scores, g.Scores)
-		default:
-			err = fmt.Errorf("unknown metric %q", m)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if math.IsNaN(v) {
+		if math.IsNaN(out[m]) {
 			return nil, errors.New(m + " is undefined: the predictions or the labels are constant")
 		}
-		out[m] = v
 	}
 	return out, nil
 }
