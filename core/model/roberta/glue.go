@@ -9,7 +9,6 @@ import (
 
 	"github.com/hutml/hut/core/data"
 	"github.com/hutml/hut/core/metrics"
-	"github.com/hutml/hut/core/tensor"
 	"github.com/hutml/hut/core/tokenizer"
 	"github.com/hutml/hut/core/train"
 )
@@ -408,21 +407,7 @@ func MainMetric(task *data.Task) string { return task.Metrics[0] }
 // adapter with the classifier (or, for full fine-tuning, as a Hugging Face
 // checkpoint).
 func (m *Model) GLUEJob(task *data.Task, batcher *GLUEBatcher, dev []GLUEExample, evalBatch int, baseModel string) *train.Job {
-	job := &train.Job{
-		Be:     m.Be,
-		Params: m.TrainableNamed(),
-		Micro: func(s, k int, seed uint32, stats tensor.Buf) (int, error) {
-			b := batcher.Step(s)[k]
-			if err := m.Validate(b); err != nil {
-				return 0, err
-			}
-			m.Forward(b, stats, true, true, Seeds(seed))
-			m.Backward(b, Seeds(seed))
-			return realTokens(b), nil
-		},
-		SaveModel: func(dir string) error { return m.SaveAdapter(dir, baseModel) },
-		LoadModel: m.LoadTrainable,
-	}
+	job := m.trainJob(batcher.Step, baseModel)
 	if len(dev) > 0 {
 		gold := Gold(task, dev)
 		job.Eval = func() (map[string]float64, error) {

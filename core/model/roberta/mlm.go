@@ -215,16 +215,16 @@ func (m *Model) EvalLoss(batches []*Batch) (float64, error) {
 	return float64(st[0]), nil
 }
 
-// MLMJob wires a masked-LM model into the training loop: micro-batches come
-// from batcher, and evaluation (if eval is not empty) reports the mean
-// masked-LM loss on eval as "eval_loss". The model is saved as a Hugging
-// Face RobertaForMaskedLM checkpoint (full pre-training) or as an adapter.
-func (m *Model) MLMJob(batcher *MLMBatcher, eval []*Batch, baseModel string) *train.Job {
-	job := &train.Job{
+// trainJob is the training loop's view of m: micro-batch k of step s is
+// steps(s)[k], trained with the step's dropout seed; the trainable
+// parameters are saved as an adapter (SaveAdapter: a full Hugging Face
+// checkpoint for full fine-tuning).
+func (m *Model) trainJob(steps func(s int) []*Batch, baseModel string) *train.Job {
+	return &train.Job{
 		Be:     m.Be,
 		Params: m.TrainableNamed(),
 		Micro: func(s, k int, seed uint32, stats tensor.Buf) (int, error) {
-			b := batcher.Step(s)[k]
+			b := steps(s)[k]
 			if err := m.Validate(b); err != nil {
 				return 0, err
 			}
@@ -235,6 +235,14 @@ func (m *Model) MLMJob(batcher *MLMBatcher, eval []*Batch, baseModel string) *tr
 		SaveModel: func(dir string) error { return m.SaveAdapter(dir, baseModel) },
 		LoadModel: m.LoadTrainable,
 	}
+}
+
+// MLMJob wires a masked-LM model into the training loop: micro-batches come
+// from batcher, and evaluation (if eval is not empty) reports the mean
+// masked-LM loss on eval as "eval_loss". The model is saved as a Hugging
+// Face RobertaForMaskedLM checkpoint (full pre-training) or as an adapter.
+func (m *Model) MLMJob(batcher *MLMBatcher, eval []*Batch, baseModel string) *train.Job {
+	job := m.trainJob(batcher.Step, baseModel)
 	if len(eval) > 0 {
 		job.Eval = func() (map[string]float64, error) {
 			l, err := m.EvalLoss(eval)
