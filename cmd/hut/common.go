@@ -57,6 +57,25 @@ func loadGPT2(name string) (*gpt2.Model, string, error) {
 	return m, dir, nil
 }
 
+// loadGPT2Adapted is loadGPT2, then the adapter directory loaded onto the
+// model when adapter is not empty, and merged into its weights when merge
+// is set.
+func loadGPT2Adapted(name, adapter string, merge bool) (*gpt2.Model, string, error) {
+	m, dir, err := loadGPT2(name)
+	if err != nil || adapter == "" {
+		return m, dir, err
+	}
+	if err := m.LoadAdapter(adapter); err != nil {
+		return nil, "", err
+	}
+	if merge {
+		if err := m.Merge(); err != nil {
+			return nil, "", err
+		}
+	}
+	return m, dir, nil
+}
+
 // modelTokenizer returns the tokenizer files of a checkpoint directory, or
 // GPT-2's built-in tokenizer when the directory has none.
 func modelTokenizer(dir, fallback string) (*tokenizer.Tokenizer, error) {

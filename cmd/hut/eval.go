@@ -55,17 +55,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 		*seq, *batch = r.Seq, r.Batch
 	}
-	m, dir, err := loadGPT2(*model)
+	m, dir, err := loadGPT2Adapted(*model, *adapter, false)
 	if err != nil {
 		return err
 	}
 	if *seq > m.Cfg.NPositions {
 		return usagef("--seq %d exceeds the model's n_positions = %d", *seq, m.Cfg.NPositions)
-	}
-	if *adapter != "" {
-		if err := m.LoadAdapter(*adapter); err != nil {
-			return err
-		}
 	}
 	tok, err := modelTokenizer(dir, "gpt2")
 	if err != nil {

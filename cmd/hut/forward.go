@@ -34,19 +34,9 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	if *merged && *adapter == "" {
 		return usagef("--method-merged needs --adapter")
 	}
-	m, _, err := loadGPT2(*model)
+	m, _, err := loadGPT2Adapted(*model, *adapter, *merged)
 	if err != nil {
 		return err
-	}
-	if *adapter != "" {
-		if err := m.LoadAdapter(*adapter); err != nil {
-			return err
-		}
-		if *merged {
-			if err := m.Merge(); err != nil {
-				return err
-			}
-		}
 	}
 	logits, loss, err := m.Logits(ids)
 	if err != nil {

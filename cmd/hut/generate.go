@@ -85,19 +85,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if (*prompt == "") == (*mr == "") {
 		return usagef("give exactly one of --prompt or --mr")
 	}
-	m, dir, err := loadGPT2(*model)
+	m, dir, err := loadGPT2Adapted(*model, *adapter, *merged)
 	if err != nil {
 		return err
-	}
-	if *adapter != "" {
-		if err := m.LoadAdapter(*adapter); err != nil {
-			return err
-		}
-		if *merged {
-			if err := m.Merge(); err != nil {
-				return err
-			}
-		}
 	}
 	tok, err := modelTokenizer(dir, "gpt2")
 	if err != nil {
