@@ -55,19 +55,7 @@ import (
 // are accessed. It panics if a dimension or stride is invalid or a slice is
 // too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	p := problem{
-		transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-	}
-	run(active, &p)
+	SgemmScaled(transA, transB, m, n, k, alpha, a, lda, nil, b, ldb, beta, c, ldc)
 }
 
 // SgemmScaled computes C = alpha·op(A)·diag(s)·op(B) + beta·C: s has length
