@@ -20,6 +20,7 @@ package main
 // machine with a GPU. Without a browser the tests skip and say so.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/hutml/hut/internal/browsertest"
@@ -48,11 +49,6 @@ var (
 	siteErr  error
 	wasmSize int64
 )
-
-func goEnv(key string) (string, error) {
-	out, err := exec.Command("go", "env", key).Output()
-	return strings.TrimSpace(string(out)), err
-}
 
 func wasmEnv() []string {
 	return append(os.Environ(), "GOOS=js", "GOARCH=wasm", "GOFLAGS="+browsertest.WasmGoflags(os.Getenv("GOFLAGS")))
@@ -149,12 +145,12 @@ func buildSite(t testing.TB) string {
 		if st, err := os.Stat(filepath.Join(dir, "main.wasm")); err == nil {
 			wasmSize = st.Size()
 		}
-		root, err := goEnv("GOROOT")
+		execJS, err := server.FindWasmExec(context.Background())
 		if err != nil {
-			siteErr = fmt.Errorf("go env GOROOT: %v", err)
+			siteErr = err
 			return
 		}
-		js, err := os.ReadFile(filepath.Join(root, "lib", "wasm", "wasm_exec.js"))
+		js, err := os.ReadFile(execJS)
 		if err != nil {
 			siteErr = fmt.Errorf("wasm_exec.js: %v", err)
 			return

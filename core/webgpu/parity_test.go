@@ -15,9 +15,11 @@ package webgpu
 // CHROME_BIN overrides the browser; without one the tests skip.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/hutml/hut/internal/browsertest"
+	"github.com/hutml/hut/server"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,11 +56,6 @@ var (
 	siteErr  error
 )
 
-func goEnv(key string) (string, error) {
-	out, err := exec.Command("go", "env", key).Output()
-	return strings.TrimSpace(string(out)), err
-}
-
 // buildSite compiles the parity program to wasm once per test binary and
 // lays out the page next to it.
 func buildSite(t testing.TB) string {
@@ -81,12 +78,12 @@ func buildSite(t testing.TB) string {
 			siteErr = fmt.Errorf("building the wasm parity program: %v\n%s", err, out)
 			return
 		}
-		root, err := goEnv("GOROOT")
+		execJS, err := server.FindWasmExec(context.Background())
 		if err != nil {
-			siteErr = fmt.Errorf("go env GOROOT: %v", err)
+			siteErr = err
 			return
 		}
-		js, err := os.ReadFile(filepath.Join(root, "lib", "wasm", "wasm_exec.js"))
+		js, err := os.ReadFile(execJS)
 		if err != nil {
 			siteErr = fmt.Errorf("wasm_exec.js: %v", err)
 			return
