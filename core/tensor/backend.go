@@ -214,3 +214,13 @@ func Hash32(x uint32) uint32 {
 	word := ((state >> ((state >> 28) + 4)) ^ state) * 277803737
 	return (word >> 22) ^ word
 }
+
+// Seeds derives the dropout seeds of one forward/backward call of a model:
+// Site gives the seed of dropout site number site in layer layer (at most
+// 16 sites per layer), the same in the forward and the backward pass.
+type Seeds uint32
+
+// Site returns the seed of one dropout site.
+func (s Seeds) Site(layer, site int) uint32 {
+	return Hash32(uint32(s) ^ Hash32(uint32(layer*16+site+1)))
+}

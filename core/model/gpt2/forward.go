@@ -134,11 +134,7 @@ func (m *Model) Validate(b *Batch) error {
 }
 
 // Seeds derives the dropout seeds of one forward/backward call.
-type Seeds uint32
-
-func (s Seeds) site(layer, site int) uint32 {
-	return tensor.Hash32(uint32(s) ^ tensor.Hash32(uint32(layer*16+site+1)))
-}
+type Seeds = tensor.Seeds
 
 const (
 	siteEmbd = iota
@@ -177,7 +173,7 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 	}
 	if p := drop(cfg.EmbdPdrop); p > 0 {
 		be.Embed(a.tmpA, a.tok, a.pos, nil, m.WTE.W, m.WPE.W, nil, N, C)
-		be.Dropout(a.res[0], a.tmpA, N*C, p, seeds.site(0, siteEmbd))
+		be.Dropout(a.res[0], a.tmpA, N*C, p, seeds.Site(0, siteEmbd))
 	} else {
 		be.Embed(a.res[0], a.tok, a.pos, nil, m.WTE.W, m.WPE.W, nil, N, C)
 	}
@@ -187,26 +183,26 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 		la := &a.layers[l]
 		res := a.res[l]
 		be.LayerNorm(la.ln1, la.ln1m, la.ln1r, res, ly.LN1W.W, ly.LN1B.W, N, C, cfg.LayerNormEps)
-		ctx.Seed = seeds.site(l, siteAdAttn)
+		ctx.Seed = seeds.Site(l, siteAdAttn)
 		ly.Attn.Forward(ctx, la.qkv, la.ln1, N)
 		be.Attention(la.atty, la.att, la.qkv, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
-			PDrop: drop(cfg.AttnPdrop), Seed: seeds.site(l, siteAttn)})
-		ctx.Seed = seeds.site(l, siteAdAttnProj)
+			PDrop: drop(cfg.AttnPdrop), Seed: seeds.Site(l, siteAttn)})
+		ctx.Seed = seeds.Site(l, siteAdAttnProj)
 		ly.AttnProj.Forward(ctx, a.tmpA, la.atty, N)
 		if p := drop(cfg.ResidPdrop); p > 0 {
-			be.Dropout(a.tmpB, a.tmpA, N*C, p, seeds.site(l, siteAttnResid))
+			be.Dropout(a.tmpB, a.tmpA, N*C, p, seeds.Site(l, siteAttnResid))
 			be.Add(la.res2, res, a.tmpB, N*C)
 		} else {
 			be.Add(la.res2, res, a.tmpA, N*C)
 		}
 		be.LayerNorm(la.ln2, la.ln2m, la.ln2r, la.res2, ly.LN2W.W, ly.LN2B.W, N, C, cfg.LayerNormEps)
-		ctx.Seed = seeds.site(l, siteAdFC)
+		ctx.Seed = seeds.Site(l, siteAdFC)
 		ly.FC.Forward(ctx, la.fch, la.ln2, N)
 		be.GELU(la.fchg, la.fch, N*cfg.Inner(), gelu)
-		ctx.Seed = seeds.site(l, siteAdProj)
+		ctx.Seed = seeds.Site(l, siteAdProj)
 		ly.Proj.Forward(ctx, a.tmpA, la.fchg, N)
 		if p := drop(cfg.ResidPdrop); p > 0 {
-			be.Dropout(a.tmpB, a.tmpA, N*C, p, seeds.site(l, siteMLPResid))
+			be.Dropout(a.tmpB, a.tmpA, N*C, p, seeds.Site(l, siteMLPResid))
 			be.Add(a.res[l+1], la.res2, a.tmpB, N*C)
 		} else {
 			be.Add(a.res[l+1], la.res2, a.tmpA, N*C)
@@ -248,13 +244,13 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		// a.dres holds ∂L/∂res[l+1]. MLP branch.
 		dproj := a.dres
 		if cfg.ResidPdrop > 0 {
-			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.ResidPdrop, seeds.site(l, siteMLPResid))
+			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.ResidPdrop, seeds.Site(l, siteMLPResid))
 			dproj = a.dtmp
 		}
-		ctx.Seed = seeds.site(l, siteAdProj)
+		ctx.Seed = seeds.Site(l, siteAdProj)
 		ly.Proj.Backward(ctx, a.dfchg, dproj, la.fchg, N)
 		be.GELUBackward(a.dfch, a.dfchg, la.fch, N*I, gelu)
-		ctx.Seed = seeds.site(l, siteAdFC)
+		ctx.Seed = seeds.Site(l, siteAdFC)
 		ly.FC.Backward(ctx, a.dln, a.dfch, la.ln2, N)
 		// ∂res2 = ∂res[l+1] + LN2 backward.
 		be.LayerNormBackward(a.dres2, gradOf(ly.LN2W), gradOf(ly.LN2B), a.dln, la.res2, ly.LN2W.W, la.ln2m, la.ln2r, N, C)
@@ -262,14 +258,14 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		// Attention branch.
 		dap := a.dres2
 		if cfg.ResidPdrop > 0 {
-			be.DropoutBackward(a.dtmp, a.dres2, N*C, cfg.ResidPdrop, seeds.site(l, siteAttnResid))
+			be.DropoutBackward(a.dtmp, a.dres2, N*C, cfg.ResidPdrop, seeds.Site(l, siteAttnResid))
 			dap = a.dtmp
 		}
-		ctx.Seed = seeds.site(l, siteAdAttnProj)
+		ctx.Seed = seeds.Site(l, siteAdAttnProj)
 		ly.AttnProj.Backward(ctx, a.dln, dap, la.atty, N)
 		be.AttentionBackward(a.dqkv, a.attScratch, a.dln, la.qkv, la.att, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
-			PDrop: cfg.AttnPdrop, Seed: seeds.site(l, siteAttn)})
-		ctx.Seed = seeds.site(l, siteAdAttn)
+			PDrop: cfg.AttnPdrop, Seed: seeds.Site(l, siteAttn)})
+		ctx.Seed = seeds.Site(l, siteAdAttn)
 		ly.Attn.Backward(ctx, a.dln, a.dqkv, la.ln1, N)
 		be.LayerNormBackward(a.dres, gradOf(ly.LN1W), gradOf(ly.LN1B), a.dln, a.res[l], ly.LN1W.W, la.ln1m, la.ln1r, N, C)
 		be.AddInPlace(a.dres, a.dres2, N*C)
@@ -278,7 +274,7 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 	if m.WTE.Trainable() || m.WPE.Trainable() {
 		d := a.dres
 		if cfg.EmbdPdrop > 0 {
-			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.EmbdPdrop, seeds.site(0, siteEmbd))
+			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.EmbdPdrop, seeds.Site(0, siteEmbd))
 			d = a.dtmp
 		}
 		be.EmbedBackward(gradOf(m.WTE), gradOf(m.WPE), nil, d, a.tok, a.pos, nil, N, C)

@@ -291,11 +291,7 @@ func PositionIDs(tokens []int32, B, T int, pad int32) []int32 {
 }
 
 // Seeds derives the dropout seeds of one forward/backward call.
-type Seeds uint32
-
-func (s Seeds) site(layer, site int) uint32 {
-	return tensor.Hash32(uint32(s) ^ tensor.Hash32(uint32(layer*16+site+1)))
-}
+type Seeds = tensor.Seeds
 
 const (
 	siteEmb = iota
@@ -395,7 +391,7 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 	be.Embed(a.embSum, a.tok, a.pos, a.typ, m.WordEmb.W, m.PosEmb.W, m.TypeEmb.W, N, C)
 	if d.hidden > 0 {
 		be.LayerNorm(a.tmpA, a.embM, a.embR, a.embSum, m.EmbLNW.W, m.EmbLNB.W, N, C, cfg.LayerNormEps)
-		be.Dropout(a.h[0], a.tmpA, N*C, d.hidden, seeds.site(0, siteEmb))
+		be.Dropout(a.h[0], a.tmpA, N*C, d.hidden, seeds.Site(0, siteEmb))
 	} else {
 		be.LayerNorm(a.h[0], a.embM, a.embR, a.embSum, m.EmbLNW.W, m.EmbLNB.W, N, C, cfg.LayerNormEps)
 	}
@@ -404,27 +400,27 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 	for l, ly := range m.Layers {
 		la := &a.layers[l]
 		x := a.h[l]
-		ctx.Seed = seeds.site(l, siteAdQ)
+		ctx.Seed = seeds.Site(l, siteAdQ)
 		ly.Query.Forward(ctx, a.q, x, N)
-		ctx.Seed = seeds.site(l, siteAdK)
+		ctx.Seed = seeds.Site(l, siteAdK)
 		ly.Key.Forward(ctx, a.k, x, N)
-		ctx.Seed = seeds.site(l, siteAdV)
+		ctx.Seed = seeds.Site(l, siteAdV)
 		ly.Value.Forward(ctx, a.v, x, N)
 		be.Copy(a.stack, 0, a.q, 0, N*C)
 		be.Copy(a.stack, N*C, a.k, 0, N*C)
 		be.Copy(a.stack, 2*N*C, a.v, 0, N*C)
 		be.GatherRows(la.qkv, a.stack, a.packIdx, 3*N, C)
-		be.Attention(la.atty, la.att, la.qkv, m.attnSpec(B, T, d.attn, seeds.site(l, siteAttn)))
-		ctx.Seed = seeds.site(l, siteAdAttnOut)
+		be.Attention(la.atty, la.att, la.qkv, m.attnSpec(B, T, d.attn, seeds.Site(l, siteAttn)))
+		ctx.Seed = seeds.Site(l, siteAdAttnOut)
 		ly.AttnOut.Forward(ctx, a.tmpA, la.atty, N)
-		be.Add(la.pre1, m.dropout(a.tmpB, a.tmpA, N*C, d.hidden, seeds.site(l, siteAttnOut)), x, N*C)
+		be.Add(la.pre1, m.dropout(a.tmpB, a.tmpA, N*C, d.hidden, seeds.Site(l, siteAttnOut)), x, N*C)
 		be.LayerNorm(la.h1, la.m1, la.r1, la.pre1, ly.LN1W.W, ly.LN1B.W, N, C, cfg.LayerNormEps)
-		ctx.Seed = seeds.site(l, siteAdInter)
+		ctx.Seed = seeds.Site(l, siteAdInter)
 		ly.Inter.Forward(ctx, la.fc, la.h1, N)
 		be.GELU(la.fcg, la.fc, N*I, gelu)
-		ctx.Seed = seeds.site(l, siteAdOut)
+		ctx.Seed = seeds.Site(l, siteAdOut)
 		ly.Out.Forward(ctx, a.tmpA, la.fcg, N)
-		be.Add(la.pre2, m.dropout(a.tmpB, a.tmpA, N*C, d.hidden, seeds.site(l, siteFFNOut)), la.h1, N*C)
+		be.Add(la.pre2, m.dropout(a.tmpB, a.tmpA, N*C, d.hidden, seeds.Site(l, siteFFNOut)), la.h1, N*C)
 		be.LayerNorm(a.h[l+1], la.m2, la.r2, la.pre2, ly.LN2W.W, ly.LN2B.W, N, C, cfg.LayerNormEps)
 	}
 	switch m.Head {
@@ -453,10 +449,10 @@ func (m *Model) classifierForward(a *activations, b *Batch, stats tensor.Buf, d 
 	be.WriteI(a.headIdx, 0, idx)
 	be.GatherRows(a.cls, a.h[cfg.NumHiddenLayers], a.headIdx, B, C)
 	top := len(m.Layers)
-	x := m.dropout(a.clsD, a.cls, B*C, d.cls, seeds.site(top, siteCls1))
+	x := m.dropout(a.clsD, a.cls, B*C, d.cls, seeds.Site(top, siteCls1))
 	peft.BaseForward(be, m.ClsDense, a.dense, x, B)
 	be.Tanh(a.th, a.dense, B*C)
-	x = m.dropout(a.thD, a.th, B*C, d.cls, seeds.site(top, siteCls2))
+	x = m.dropout(a.thD, a.th, B*C, d.cls, seeds.Site(top, siteCls2))
 	peft.BaseForward(be, m.ClsOut, a.logits, x, B)
 	be.Write(a.w, 0, b.Weights)
 	var dl tensor.Buf
@@ -547,10 +543,10 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 	switch m.Head {
 	case HeadClassifier:
 		m.linearBack(m.ClsOut, a.dthD, a.dlogits, m.dropoutOut(a.thD, a.th, d.cls), B)
-		dth := m.dropoutBack(a.dth, a.dthD, B*C, d.cls, seeds.site(top, siteCls2))
+		dth := m.dropoutBack(a.dth, a.dthD, B*C, d.cls, seeds.Site(top, siteCls2))
 		be.TanhBackward(a.ddense, dth, a.th, B*C)
 		m.linearBack(m.ClsDense, a.dclsD, a.ddense, m.dropoutOut(a.clsD, a.cls, d.cls), B)
-		dcls := m.dropoutBack(a.dcls, a.dclsD, B*C, d.cls, seeds.site(top, siteCls1))
+		dcls := m.dropoutBack(a.dcls, a.dclsD, B*C, d.cls, seeds.Site(top, siteCls1))
 		be.Zero(a.dres, 0, N*C)
 		be.ScatterAddRows(a.dres, dcls, a.headIdx, B, C)
 	case HeadMLM:
@@ -581,19 +577,19 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		x := a.h[l]
 		// a.dres = ∂L/∂h[l+1]. output.LayerNorm, then the FFN branch.
 		be.LayerNormBackward(a.dA, gradOf(ly.LN2W), gradOf(ly.LN2B), a.dres, la.pre2, ly.LN2W.W, la.m2, la.r2, N, C)
-		dout := m.dropoutBack(a.dB, a.dA, N*C, d.hidden, seeds.site(l, siteFFNOut))
-		ctx.Seed = seeds.site(l, siteAdOut)
+		dout := m.dropoutBack(a.dB, a.dA, N*C, d.hidden, seeds.Site(l, siteFFNOut))
+		ctx.Seed = seeds.Site(l, siteAdOut)
 		ly.Out.Backward(ctx, a.dfcg, dout, la.fcg, N)
 		be.GELUBackward(a.dfc, a.dfcg, la.fc, N*I, gelu)
-		ctx.Seed = seeds.site(l, siteAdInter)
+		ctx.Seed = seeds.Site(l, siteAdInter)
 		ly.Inter.Backward(ctx, a.dC, a.dfc, la.h1, N)
 		be.AddInPlace(a.dC, a.dA, N*C) // ∂h1: FFN input + residual
 		// attention.output.LayerNorm, then the attention branch.
 		be.LayerNormBackward(a.dA, gradOf(ly.LN1W), gradOf(ly.LN1B), a.dC, la.pre1, ly.LN1W.W, la.m1, la.r1, N, C)
-		dao := m.dropoutBack(a.dB, a.dA, N*C, d.hidden, seeds.site(l, siteAttnOut))
-		ctx.Seed = seeds.site(l, siteAdAttnOut)
+		dao := m.dropoutBack(a.dB, a.dA, N*C, d.hidden, seeds.Site(l, siteAttnOut))
+		ctx.Seed = seeds.Site(l, siteAdAttnOut)
 		ly.AttnOut.Backward(ctx, a.dC, dao, la.atty, N)
-		be.AttentionBackward(a.dqkv, a.attScratch, a.dC, la.qkv, la.att, m.attnSpec(B, T, d.attn, seeds.site(l, siteAttn)))
+		be.AttentionBackward(a.dqkv, a.attScratch, a.dC, la.qkv, la.att, m.attnSpec(B, T, d.attn, seeds.Site(l, siteAttn)))
 		be.GatherRows(a.stack, a.dqkv, a.unpackIdx, 3*N, C)
 		be.Copy(a.q, 0, a.stack, 0, N*C)
 		be.Copy(a.k, 0, a.stack, N*C, N*C)
@@ -603,14 +599,14 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		if needDX {
 			dx, dx2 = a.dres, a.dB
 		}
-		ctx.Seed = seeds.site(l, siteAdQ)
+		ctx.Seed = seeds.Site(l, siteAdQ)
 		ly.Query.Backward(ctx, dx, a.q, x, N)
-		ctx.Seed = seeds.site(l, siteAdK)
+		ctx.Seed = seeds.Site(l, siteAdK)
 		ly.Key.Backward(ctx, dx2, a.k, x, N)
 		if needDX {
 			be.AddInPlace(a.dres, a.dB, N*C)
 		}
-		ctx.Seed = seeds.site(l, siteAdV)
+		ctx.Seed = seeds.Site(l, siteAdV)
 		ly.Value.Backward(ctx, dx2, a.v, x, N)
 		if needDX {
 			be.AddInPlace(a.dres, a.dB, N*C)
@@ -621,7 +617,7 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		return
 	}
 	// a.dres = ∂L/∂h[0]: dropout, LayerNorm, embedding lookups.
-	dln := m.dropoutBack(a.dB, a.dres, N*C, d.hidden, seeds.site(0, siteEmb))
+	dln := m.dropoutBack(a.dB, a.dres, N*C, d.hidden, seeds.Site(0, siteEmb))
 	be.LayerNormBackward(a.dA, gradOf(m.EmbLNW), gradOf(m.EmbLNB), dln, a.embSum, m.EmbLNW.W, a.embM, a.embR, N, C)
 	be.EmbedBackward(gradOf(m.WordEmb), gradOf(m.PosEmb), gradOf(m.TypeEmb), a.dA, a.tok, a.pos, a.typ, N, C)
 }
