@@ -108,17 +108,14 @@ func (be *Backend) AdamWStep(p, g, m, v tensor.Buf, n int, h tensor.AdamW, stats
 	gs := F(stats)[scaleOff]
 	bc1 := 1 - math.Pow(float64(h.Beta1), float64(h.Step))
 	bc2 := 1 - math.Pow(float64(h.Beta2), float64(h.Step))
-	stepSize := float32(float64(h.LR) / bc1)
-	sbc2 := float32(math.Sqrt(bc2))
-	decay := 1 - h.LR*h.WeightDecay
-	b1, b2 := h.Beta1, h.Beta2
+	c := &adamConsts{
+		gs: gs, b1: h.Beta1, omb1: 1 - h.Beta1, b2: h.Beta2, omb2: 1 - h.Beta2,
+		decay:    1 - h.LR*h.WeightDecay,
+		stepSize: float32(float64(h.LR) / bc1),
+		sbc2:     float32(math.Sqrt(bc2)),
+		eps:      h.Eps,
+	}
 	be.parallel(n, 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gi := G[i] * gs
-			mi := b1*M[i] + (1-b1)*gi
-			vi := b2*Vv[i] + (1-b2)*gi*gi
-			M[i], Vv[i] = mi, vi
-			P[i] = P[i]*decay - stepSize*mi/(float32(math.Sqrt(float64(vi)))/sbc2+h.Eps)
-		}
+		adamw(P[lo:hi], G[lo:hi], M[lo:hi], Vv[lo:hi], c)
 	})
 }
