@@ -40,7 +40,7 @@ func emit(w io.Writer, r benchRecord) {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "[--gemm] [--step] [--methods frozen,hut,lora,hira,full] [--peers]", stderr)
+	fs := newFlagSet("bench", "[--gemm] [--step] [--methods frozen,hut,lora,hira,full] [--peers] [--llmc DIR]", stderr)
 	doGemm := fs.Bool("gemm", false, "only the sgemm comparison")
 	doStep := fs.Bool("step", false, "only the training-step benchmark")
 	methods := fs.String("methods", "frozen,hut,lora,hira,full", "methods for the step benchmark (frozen = forward + input-gradient pass)")
@@ -52,6 +52,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	pairs := fs.Int("pairs", 9, "sgemm: alternating samples per library and shape")
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
+	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc")
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	if err := parseFlags(fs, args); err != nil {
@@ -62,6 +63,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *B <= 0 || *T <= 0 || *steps <= 0 || *r <= 0 {
 		return usagef("--B, --T, --steps and --r must be positive")
+	}
+	if *llmc != "" { // fail before the long runs, not after them
+		if _, err := os.Stat(filepath.Join(*llmc, "train_gpt2.c")); err != nil {
+			return usagef("--llmc %s: no train_gpt2.c there (want an llm.c checkout)", *llmc)
+		}
 	}
 	if *child != "" {
 		return stepChild(*child, *B, *T, *r, *steps, *targets, stdout)
@@ -133,6 +139,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 				emit(stdout, p)
 			}
+		}
+		if *llmc != "" {
+			p, err := llmcPeer(*llmc, *steps, runtime.GOMAXPROCS(0), stderr)
+			if err != nil {
+				return err
+			}
+			p["bench"] = "peer_llmc"
+			if theirs, ok := p["step_s"].(float64); ok {
+				for _, m := range []string{"hut", "full"} {
+					if ours, ok := res[m]["step_s"].(float64); ok && ours > 0 {
+						p[m+"_faster_by"] = round(theirs/ours, 2)
+					}
+				}
+			}
+			emit(stdout, p)
 		}
 		if h, ok := res["hut"]["step_s"].(float64); ok {
 			sum := benchRecord{"bench": "summary"}
@@ -334,6 +355,31 @@ func pytorchPeer(method string, B, T, r, threads int) (benchRecord, error) {
 	var rec benchRecord
 	if err := json.Unmarshal(bytes.TrimSpace(out), &rec); err != nil {
 		return nil, err
+	}
+	return rec, nil
+}
+
+// llmcPeer builds and runs llm.c's CPU training step through
+// tools/llmc/run.sh (gcc, OpenMP with the given thread count).
+func llmcPeer(dir string, steps, threads int, stderr io.Writer) (benchRecord, error) {
+	script := filepath.Join("tools", "llmc", "run.sh")
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("--llmc: %s not found (run from the repository root)", script)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "train_gpt2.c")); err != nil {
+		return nil, fmt.Errorf("--llmc %s: no train_gpt2.c there (want an llm.c checkout)", dir)
+	}
+	fmt.Fprintf(stderr, "bench: llm.c GPT-2 124M full fine-tuning step (%s)…\n", dir)
+	cmd := exec.Command("sh", script, dir, strconv.Itoa(steps))
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(threads))
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("--llmc: %s: %v", script, err)
+	}
+	var rec benchRecord
+	if err := json.Unmarshal(bytes.TrimSpace(out), &rec); err != nil {
+		return nil, fmt.Errorf("--llmc: %s printed %q: %v", script, out, err)
 	}
 	return rec, nil
 }
