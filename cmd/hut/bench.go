@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +47,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	doStep := fs.Bool("step", false, "only the training-step benchmark")
 	methods := fs.String("methods", "frozen,hut,lora,hira,full", "methods for the step benchmark (frozen = forward + input-gradient pass)")
 	steps := fs.Int("steps", 5, "timed steps per method (the median is reported)")
+	rounds := fs.Int("rounds", 1, "step benchmark: run the methods this many times in turn (each in a fresh process); the median of the rounds is reported")
 	B := fs.Int("B", 4, "batch size of the step benchmark")
 	T := fs.Int("T", 64, "sequence length of the step benchmark")
 	r := fs.Int("r", 8, "adapter rank")
@@ -61,8 +64,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := setThreads(*threads); err != nil {
 		return err
 	}
-	if *B <= 0 || *T <= 0 || *steps <= 0 || *r <= 0 {
-		return usagef("--B, --T, --steps and --r must be positive")
+	if *B <= 0 || *T <= 0 || *steps <= 0 || *r <= 0 || *rounds <= 0 {
+		return usagef("--B, --T, --steps, --rounds and --r must be positive")
 	}
 	if *llmc != "" { // fail before the long runs, not after them
 		if _, err := os.Stat(filepath.Join(*llmc, "train_gpt2.c")); err != nil {
@@ -98,7 +101,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if all || *doStep {
-		res := map[string]benchRecord{}
+		var ms []string
 		for _, m := range strings.Split(*methods, ",") {
 			m = strings.TrimSpace(m)
 			if m == "" {
@@ -109,10 +112,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					return usagef("--methods: %v", err)
 				}
 			}
-			rec, err := stepInChild(m, *B, *T, *r, *steps, *targets, stderr)
-			if err != nil {
-				return err
+			ms = append(ms, m)
+		}
+		// Rounds alternate the methods, so that a slow spell of the machine
+		// does not fall on one method only; each method's step time is the
+		// median of its rounds' medians.
+		runs := map[string][]benchRecord{}
+		for round := 0; round < *rounds; round++ {
+			for _, m := range ms {
+				rec, err := stepInChild(m, *B, *T, *r, *steps, *targets, stderr)
+				if err != nil {
+					return err
+				}
+				runs[m] = append(runs[m], rec)
 			}
+		}
+		res := map[string]benchRecord{}
+		for _, m := range ms {
+			rec := combineRounds(runs[m])
 			if havePeak {
 				if g, ok := rec["gflops"].(float64); ok {
 					rec["peak_fraction"] = round(g/pk.GFLOPS, 3)
@@ -166,6 +183,32 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// combineRounds merges one method's step records from several rounds:
+// the median round's step time (and the rates that follow from it), the
+// fastest step, the largest peak memory, and every round's step time.
+func combineRounds(recs []benchRecord) benchRecord {
+	if len(recs) == 1 {
+		return recs[0]
+	}
+	num := func(r benchRecord, k string) float64 { v, _ := r[k].(float64); return v }
+	out := maps.Clone(recs[0])
+	times := make([]float64, len(recs))
+	for i, r := range recs {
+		times[i] = num(r, "step_s")
+		out["step_s_min"] = min(num(out, "step_s_min"), num(r, "step_s_min"))
+		out["peak_rss_mb"] = max(num(out, "peak_rss_mb"), num(r, "peak_rss_mb"))
+	}
+	out["step_s_rounds"] = slices.Clone(times)
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	out["step_s"], out["rounds"] = med, len(recs)
+	if tokens := num(out, "B") * num(out, "T"); med > 0 {
+		out["tokens_per_s"] = round(tokens/med, 1)
+		out["gflops"] = round(num(out, "flops_per_token")*tokens/med/1e3, 1)
+	}
+	return out
 }
 
 // stepInChild runs one method's step benchmark in a fresh process so that
@@ -377,8 +420,10 @@ func llmcPeer(dir string, steps, threads int, stderr io.Writer) (benchRecord, er
 	if err != nil {
 		return nil, fmt.Errorf("--llmc: %s: %v", script, err)
 	}
+	// llm.c prints the model's configuration first; the record is the last line.
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
 	var rec benchRecord
-	if err := json.Unmarshal(bytes.TrimSpace(out), &rec); err != nil {
+	if err := json.Unmarshal(lines[len(lines)-1], &rec); err != nil {
 		return nil, fmt.Errorf("--llmc: %s printed %q: %v", script, out, err)
 	}
 	return rec, nil

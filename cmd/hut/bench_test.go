@@ -15,6 +15,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--B", "0"}, "must be positive"},
+		{[]string{"--rounds", "0"}, "must be positive"},
 		{[]string{"--llmc", dir}, "no train_gpt2.c"},
 		{[]string{"--methods", "dora", "--step", "--gemm=false"}, "unknown method"},
 	} {
@@ -23,5 +24,27 @@ func TestBenchFlagErrors(t *testing.T) {
 		if got := Main(args, &out, &errb); got != 2 || !strings.Contains(errb.String(), c.msg) {
 			t.Errorf("hut %v: exit %d (want 2), stderr %q (want %q)", args, got, errb.String(), c.msg)
 		}
+	}
+}
+
+// TestCombineRounds: the median round's time and the rates from it, the
+// fastest step and the largest memory of all rounds.
+func TestCombineRounds(t *testing.T) {
+	rec := func(step, min, rss float64) benchRecord {
+		return benchRecord{"bench": "step", "method": "hut", "B": 4.0, "T": 64.0, "flops_per_token": 500.0,
+			"step_s": step, "step_s_min": min, "peak_rss_mb": rss, "tokens_per_s": 256 / step}
+	}
+	one := rec(0.6, 0.59, 800)
+	if got := combineRounds([]benchRecord{one}); got["step_s"] != 0.6 || got["rounds"] != nil {
+		t.Errorf("one round changed: %v", got)
+	}
+	got := combineRounds([]benchRecord{rec(0.7, 0.69, 800), rec(0.5, 0.48, 830), rec(0.6, 0.55, 810)})
+	for k, want := range map[string]float64{"step_s": 0.6, "step_s_min": 0.48, "peak_rss_mb": 830, "tokens_per_s": 426.7, "gflops": 213.3} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	if r, _ := got["step_s_rounds"].([]float64); len(r) != 3 || r[0] != 0.7 {
+		t.Errorf("step_s_rounds = %v", got["step_s_rounds"])
 	}
 }
