@@ -226,6 +226,11 @@ type impl struct {
 	// ceil(cols/nr) micro-panels of kc×nr, row-major within a panel,
 	// zero-padded to a multiple of nr columns.
 	packB func(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int)
+	// packAScaled, when set, packs like packA without transposition,
+	// multiplying column p of op(A) by s[p-p0] on the way, for the full
+	// mr-row panels only; it returns the rows it packed (SgemmScaled's
+	// fast path; the rest is packed, then scaled, by problem.packA).
+	packAScaled func(dst, a []float32, lda, i0, rows, p0, kc int, s []float32) int
 	// tile computes the full mr×nr tile C = alpha·Ap·Bp + beta·C from one
 	// packed micro-panel of each operand; beta = 0 does not read C.
 	tile func(kc int, ap, bp, c []float32, ldc int, alpha, beta float32)
@@ -243,47 +248,58 @@ type problem struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	scaleA         []float32 // SgemmScaled's s, or nil
+	scaleE         []float32 // scaleA expanded (expandScales)
 }
 
 // packA packs op(A) like impl.packA and applies SgemmScaled's scaling.
 func (p *problem) packA(im *impl, dst []float32, i0, rows, p0, kc int) {
-	im.packA(dst, p.transA, p.a, p.lda, i0, rows, p0, kc)
+	done := 0
+	if p.scaleA != nil && !p.transA && im.packAScaled != nil {
+		done = im.packAScaled(dst, p.a, p.lda, i0, rows, p0, kc, p.scaleA[p0:p0+kc])
+		if done == rows {
+			return
+		}
+	}
+	rest := dst[done*kc:]
+	im.packA(rest, p.transA, p.a, p.lda, i0+done, rows-done, p0, kc)
 	if p.scaleA != nil {
-		scalePanels(dst[:roundUp(rows, im.mr)*kc], p.scaleA[p0:p0+kc], im.mr)
+		scalePanels(rest[:roundUp(rows-done, im.mr)*kc], p.scaleE[p0*im.mr:(p0+kc)*im.mr])
 	}
 }
 
-// scalePanels multiplies entry p of every packed A column (mr floats) by
-// s[p]. The scales are expanded once to one panel's layout (e[p·mr+i] =
-// s[p]) so that each panel is one vectorised element-wise product; the
-// products are the same float32 roundings as a scalar loop's.
-func scalePanels(dst, s []float32, mr int) {
-	kc := len(s)
-	n := mr * kc
-	if n == 0 {
-		return
+// expandScales returns s laid out like one packed A panel of the whole k
+// range — e[p·mr+i] = s[p] — so that scaling a packed panel of k block
+// [p0, p0+kc) is one element-wise product with e[p0·mr:(p0+kc)·mr]. It is
+// built once per call, in buf when that is large enough.
+func expandScales(buf, s []float32, mr int) []float32 {
+	n := len(s) * mr
+	if cap(buf) < n {
+		buf = make([]float32, n)
 	}
-	var buf [maxScaleExpand]float32
-	var e []float32
-	if n <= len(buf) {
-		e = buf[:n]
-	} else {
-		e = make([]float32, n) // only for k blocks beyond the built-in ones (the tuning test tries some)
-	}
+	e := buf[:n]
 	for p, v := range s {
 		col := e[p*mr : p*mr+mr]
 		for i := range col {
 			col[i] = v
 		}
 	}
+	return e
+}
+
+// scalePanels multiplies entry p of every packed A column by s[p], given
+// the scales expanded to one panel's layout (e, len mr·kc): one vectorised
+// element-wise product per panel, the same float32 roundings as a scalar
+// loop's.
+func scalePanels(dst, e []float32) {
+	n := len(e)
+	if n == 0 {
+		return
+	}
 	for len(dst) >= n {
 		MulVec(dst[:n], dst[:n], e)
 		dst = dst[n:]
 	}
 }
-
-// maxScaleExpand covers mr·kc for every built-in kernel (8·256).
-const maxScaleExpand = 8 * 256
 
 // worker holds one goroutine's scratch space.
 type worker struct {
@@ -433,16 +449,17 @@ func makePlan(im *impl, p *problem, pl *plan) {
 // job is one Sgemm call in flight; jobs are recycled so that a call does
 // not allocate.
 type job struct {
-	p       problem
-	im      *impl
-	pl      plan
-	r       int // panel width of the shared operand (mr or nr)
-	packLen int // per-worker packing buffer (floats)
-	group   int // panels per packing task of the shared operand
-	gpb     int // packing tasks per k block
-	sp      []float32
-	kb0     int // first k block of the current super-block
-	nkb     int // k blocks in the current super-block
+	p        problem
+	im       *impl
+	pl       plan
+	r        int // panel width of the shared operand (mr or nr)
+	packLen  int // per-worker packing buffer (floats)
+	group    int // panels per packing task of the shared operand
+	gpb      int // packing tasks per k block
+	sp       []float32
+	scaleBuf []float32 // storage of p.scaleE, kept with the recycled job
+	kb0      int       // first k block of the current super-block
+	nkb      int       // k blocks in the current super-block
 	// state of each packing task of the current super-block: 0 not
 	// started, 1 being packed, 2 packed.
 	state []atomic.Int32
@@ -456,6 +473,10 @@ var jobPool = sync.Pool{New: func() any { return new(job) }}
 func run(im *impl, p *problem) {
 	j := jobPool.Get().(*job)
 	j.p, j.im = *p, im
+	if p.scaleA != nil {
+		j.scaleBuf = expandScales(j.scaleBuf, p.scaleA[:p.k], im.mr)
+		j.p.scaleE = j.scaleBuf
+	}
 	makePlan(im, &j.p, &j.pl)
 	pl := &j.pl
 	if pl.packAShared {

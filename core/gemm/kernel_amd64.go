@@ -32,6 +32,8 @@ var avx512Impl = &impl{
 	packA: packA8,
 	packB: packB32,
 	tile:  tile8x32,
+
+	packAScaled: packA8Scaled,
 }
 
 var avx2Impl = &impl{
@@ -85,10 +87,15 @@ func strips6(dst, src *float32, ld, kc int)
 //go:noescape
 func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
-// interleave8 packs 8 rows of kc floats (row stride ld) as dst[dstride·p+l].
+// interleave8 packs 8 rows of kc floats (row stride ld) as dst[dstride·p+l],
+// each multiplied by s[p] (s advancing by sinc8 bytes per 8 columns and
+// sinc1 per column of the remainder; &ones[0] with 0, 0 copies).
 //
 //go:noescape
-func interleave8(dst, src *float32, ld, kc, dstride int)
+func interleave8(dst, src, s *float32, ld, kc, dstride, sinc8, sinc1 int)
+
+// ones is interleave8's scale for a plain copy.
+var ones = [8]float32{1, 1, 1, 1, 1, 1, 1, 1}
 
 // stripsN copies kc rows of 8·w8 floats (row stride ld) to dst[8·w8·p+l].
 //
@@ -120,13 +127,31 @@ func packA8(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
 			} else {
 				o := (i0+t)*lda + p0
 				_ = a[o+7*lda+kc-1]
-				interleave8(d, &a[o], lda, kc, 8)
+				interleave8(d, &a[o], &ones[0], lda, kc, 8, 0, 0)
 			}
 		}
 	}
 	if full < rows {
 		packAGeneric(dst[full*kc:], trans, a, lda, i0+full, rows-full, p0, kc, 8)
 	}
+}
+
+// packA8Scaled packs the full 8-row panels of rows [i0, i0+rows) of a
+// (not transposed) like packA8, each column p multiplied by s[p-p0] as it
+// is packed, and returns how many rows it packed (a multiple of 8).
+func packA8Scaled(dst, a []float32, lda, i0, rows, p0, kc int, s []float32) int {
+	full := rows / 8 * 8
+	if full == 0 || kc == 0 {
+		return 0
+	}
+	_ = dst[full*kc-1]
+	_ = s[kc-1]
+	for t := 0; t < full; t += 8 {
+		o := (i0+t)*lda + p0
+		_ = a[o+7*lda+kc-1]
+		interleave8(&dst[t*kc], &a[o], &s[0], lda, kc, 8, 32, 4)
+	}
+	return full
 }
 
 func packB32(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) {
@@ -138,7 +163,7 @@ func packB32(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) 
 				o := (j0+t)*ldb + p0
 				_ = b[o+31*ldb+kc-1]
 				for g := 0; g < 4; g++ {
-					interleave8(&dst[t*kc+8*g], &b[o+8*g*ldb], ldb, kc, 32)
+					interleave8(&dst[t*kc+8*g], &b[o+8*g*ldb], &ones[0], ldb, kc, 32, 0, 0)
 				}
 			} else {
 				o := p0*ldb + j0 + t

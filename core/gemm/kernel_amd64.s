@@ -401,14 +401,18 @@ s6loop:
 s6done:
 	RET
 
-// func interleave8(dst, src *float32, ld, kc, dstride int)
-// Packs 8 rows of kc floats (row stride ld) as dst[dstride·p + l], l < 8.
-TEXT ·interleave8(SB), NOSPLIT, $0-40
+// func interleave8(dst, src, s *float32, ld, kc, dstride, sinc8, sinc1 int)
+// Packs 8 rows of kc floats (row stride ld) as dst[dstride·p + l], l < 8,
+// each multiplied by the scale at s, which advances by sinc8 bytes per 8
+// columns and sinc1 per column of the remainder (0 and 0 with s pointing
+// at eight ones: a plain copy, x·1 = x).
+TEXT ·interleave8(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ ld+16(FP), R8
-	MOVQ kc+24(FP), CX
-	MOVQ dstride+32(FP), DX
+	MOVQ s+16(FP), AX
+	MOVQ ld+24(FP), R8
+	MOVQ kc+32(FP), CX
+	MOVQ dstride+40(FP), DX
 	SHLQ $2, R8
 	SHLQ $2, DX                 // dst bytes per p
 	LEAQ (R8)(R8*2), R9
@@ -442,6 +446,15 @@ i8loop:
 	VMOVUPS (R10)(R8*1), Y5
 	VMOVUPS (R10)(R8*2), Y6
 	VMOVUPS (R10)(R9*1), Y7
+	VMULPS (AX), Y0, Y0
+	VMULPS (AX), Y1, Y1
+	VMULPS (AX), Y2, Y2
+	VMULPS (AX), Y3, Y3
+	VMULPS (AX), Y4, Y4
+	VMULPS (AX), Y5, Y5
+	VMULPS (AX), Y6, Y6
+	VMULPS (AX), Y7, Y7
+	ADDQ sinc8+48(FP), AX
 	TRANSPOSE8
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, (DI)(DX*1)
@@ -462,22 +475,24 @@ i8rem:
 	JEQ   i8done
 
 i8remloop:
-	VMOVSS (SI), X0
+	VMOVSS (AX), X1
+	VMULSS (SI), X1, X0
 	VMOVSS X0, (DI)
-	VMOVSS (SI)(R8*1), X0
+	VMULSS (SI)(R8*1), X1, X0
 	VMOVSS X0, 4(DI)
-	VMOVSS (SI)(R8*2), X0
+	VMULSS (SI)(R8*2), X1, X0
 	VMOVSS X0, 8(DI)
-	VMOVSS (SI)(R9*1), X0
+	VMULSS (SI)(R9*1), X1, X0
 	VMOVSS X0, 12(DI)
-	VMOVSS (R10), X0
+	VMULSS (R10), X1, X0
 	VMOVSS X0, 16(DI)
-	VMOVSS (R10)(R8*1), X0
+	VMULSS (R10)(R8*1), X1, X0
 	VMOVSS X0, 20(DI)
-	VMOVSS (R10)(R8*2), X0
+	VMULSS (R10)(R8*2), X1, X0
 	VMOVSS X0, 24(DI)
-	VMOVSS (R10)(R9*1), X0
+	VMULSS (R10)(R9*1), X1, X0
 	VMOVSS X0, 28(DI)
+	ADDQ sinc1+56(FP), AX
 	ADDQ $4, SI
 	ADDQ $4, R10
 	ADDQ DX, DI
