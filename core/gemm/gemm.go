@@ -473,7 +473,10 @@ var jobPool = sync.Pool{New: func() any { return new(job) }}
 func run(im *impl, p *problem) {
 	j := jobPool.Get().(*job)
 	j.p, j.im = *p, im
-	if p.scaleA != nil {
+	// The expanded scales serve the panels the packing cannot scale itself:
+	// all of them without packAScaled or with op(A) transposed, else only
+	// a last panel of fewer than mr rows.
+	if p.scaleA != nil && (p.transA || im.packAScaled == nil || p.m%im.mr != 0) {
 		j.scaleBuf = expandScales(j.scaleBuf, p.scaleA[:p.k], im.mr)
 		j.p.scaleE = j.scaleBuf
 	}
