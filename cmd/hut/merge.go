@@ -47,14 +47,8 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		}
 		method = m.PEFT.Method
 	} else {
-		m, _, err := loadGPT2(dir)
+		m, _, err := loadGPT2Adapted(dir, *adapter, true)
 		if err != nil {
-			return err
-		}
-		if err := m.LoadAdapter(*adapter); err != nil {
-			return err
-		}
-		if err := m.Merge(); err != nil {
 			return err
 		}
 		if err := m.SaveHF(*export, *dtype); err != nil {
