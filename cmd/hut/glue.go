@@ -227,11 +227,8 @@ func runTrainGLUE(args []string, stdout, stderr io.Writer) (bool, error) {
 	var f glueFlags
 	fs := newFlagSet("train", "--task "+strings.Join(glueTaskNames, "|")+" [--method hut,lora,hira,full] [flags]", stderr)
 	f.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return true, err
-	}
-	if fs.NArg() > 0 {
-		return true, usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := setThreads(f.threads); err != nil {
 		return true, err
@@ -635,11 +632,8 @@ func runEvalGLUE(args []string, stdout, stderr io.Writer) (bool, error) {
 	glueDir := fs.String("glue-dir", "", "directory with GLUE's TSV files; empty: the embedded copies")
 	predPath := fs.String("predictions", "", "write the predictions to this file (GLUE's submission format: index<TAB>prediction)")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return true, err
-	}
-	if fs.NArg() > 0 {
-		return true, usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := setThreads(*threads); err != nil {
 		return true, err
@@ -932,11 +926,8 @@ func runTrainMLM(args []string, stdout, stderr io.Writer) (bool, error) {
 	resume := fs.Bool("resume", false, "continue from the newest checkpoint in --out")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return true, err
-	}
-	if fs.NArg() > 0 {
-		return true, usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := setThreads(*threads); err != nil {
 		return true, err

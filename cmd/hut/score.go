@@ -48,11 +48,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	hyps := fs.String("hyps", "", "E2E system outputs, one per line, in the order of the reference instances")
 	preds := fs.String("preds", "", "GLUE predictions: one label (name or id; a score for stsb) per line, or GLUE's index<TAB>prediction format")
 	labels := fs.String("labels", "", "GLUE gold labels: the task's TSV (e.g. dev.tsv, or embedded:glue/sst2/dev.tsv) or one label per line")
-	if err := parseFlags(fs, interspersed(fs, args)); err != nil {
+	if err := parseFlagsOnly(fs, interspersed(fs, args)); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *task == "" {
 		return usagef("--task is required (e2e or one of %s)", strings.Join(data.TaskNames(), ", "))

@@ -40,11 +40,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	wasmPkg := fs.String("wasm-pkg", "wasm", "directory of the Go package built with GOOS=js GOARCH=wasm at start-up")
 	wasmExec := fs.String("wasm-exec", "", "wasm_exec.js to serve (default: the one of the go toolchain that built the engine)")
 	quiet := fs.Bool("quiet", false, "do not log each request")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 
 	ctx, stop := serveContext()

@@ -71,11 +71,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.resume, "resume", false, "continue from the newest checkpoint in --out")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := setThreads(f.threads); err != nil {
 		return err
