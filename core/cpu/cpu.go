@@ -11,10 +11,10 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"sync"
 
 	"github.com/hutml/hut/core/gemm"
 	"github.com/hutml/hut/core/tensor"
+	"github.com/hutml/hut/internal/par"
 )
 
 // Buf is the CPU buffer type.
@@ -83,7 +83,8 @@ func (be *Backend) Copy(dst tensor.Buf, dstOff int, src tensor.Buf, srcOff int, 
 }
 
 // parallel runs fn over [0,n) split into contiguous chunks, one per worker,
-// when the total work (n·cost) is large enough to pay for goroutines.
+// when the total work (n·cost) is large enough to pay for the hand-over to
+// internal/par's helpers.
 func (be *Backend) parallel(n int, cost int, fn func(lo, hi int)) {
 	workers := be.threads
 	if workers > n {
@@ -93,17 +94,10 @@ func (be *Backend) parallel(n int, cost int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
 	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
+	par.Run((n+chunk-1)/chunk, par.Func(func(c int) {
+		fn(c*chunk, min((c+1)*chunk, n))
+	}))
 }
 
 // MatMul implements tensor.Backend.

@@ -36,7 +36,10 @@
 // kernel rounds products separately and differs in the last bits.
 //
 // The number of goroutines is at most runtime.GOMAXPROCS(0) (see
-// SetMaxThreads), and small products run on the calling goroutine.
+// SetMaxThreads): the calling goroutine and the persistent helpers of
+// internal/par, which poll briefly between calls so that the next product
+// starts without waking a thread. Small products run on the calling
+// goroutine.
 package gemm
 
 import (
@@ -44,6 +47,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hutml/hut/internal/par"
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C where C is m×n with row
@@ -464,7 +469,6 @@ type job struct {
 	// started, 1 being packed, 2 packed.
 	state []atomic.Int32
 	next  atomic.Int64 // next chunk to hand out
-	wg    sync.WaitGroup
 }
 
 var jobPool = sync.Pool{New: func() any { return new(job) }}
@@ -504,13 +508,7 @@ func run(im *impl, p *problem) {
 			j.state[i].Store(0)
 		}
 		j.next.Store(0)
-		threads := pl.threads
-		j.wg.Add(threads - 1)
-		for i := 1; i < threads; i++ {
-			go j.helper()
-		}
-		j.work()
-		j.wg.Wait()
+		par.Run(pl.threads, j)
 	}
 	putShared(j.sp)
 	j.sp = nil
@@ -518,10 +516,8 @@ func run(im *impl, p *problem) {
 	jobPool.Put(j)
 }
 
-func (j *job) helper() {
-	defer j.wg.Done()
-	j.work()
-}
+// Do is one of the job's workers (par.Task).
+func (j *job) Do(int) { j.work() }
 
 // work takes chunks of C from the shared counter until none is left.
 func (j *job) work() {
