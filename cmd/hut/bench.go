@@ -47,7 +47,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	doStep := fs.Bool("step", false, "only the training-step benchmark")
 	methods := fs.String("methods", "frozen,hut,lora,hira,full", "methods for the step benchmark (frozen = forward + input-gradient pass)")
 	steps := fs.Int("steps", 5, "timed steps per method (the median is reported)")
-	rounds := fs.Int("rounds", 1, "step benchmark: run the methods this many times in turn (each in a fresh process); the median of the rounds is reported")
+	rounds := fs.Int("rounds", 1, "step benchmark: run the methods (and with --peers PyTorch's steps) this many times in turn, each in a fresh process; the median of the rounds is reported")
 	B := fs.Int("B", 4, "batch size of the step benchmark")
 	T := fs.Int("T", 64, "sequence length of the step benchmark")
 	r := fs.Int("r", 8, "adapter rank")
@@ -114,10 +114,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			ms = append(ms, m)
 		}
-		// Rounds alternate the methods, so that a slow spell of the machine
-		// does not fall on one method only; each method's step time is the
-		// median of its rounds' medians.
+		// Rounds alternate the methods (and, with --peers, PyTorch's steps of
+		// the same methods), so that a slow spell of the machine does not
+		// fall on one of them only; each reports the median of its rounds.
+		var peerMethods []string
+		if *peers {
+			for _, m := range []string{"frozen", "hut", "lora", "full"} {
+				if slices.Contains(ms, m) {
+					peerMethods = append(peerMethods, m)
+				}
+			}
+		}
 		runs := map[string][]benchRecord{}
+		peerRuns := map[string][]benchRecord{}
 		for round := 0; round < *rounds; round++ {
 			for _, m := range ms {
 				rec, err := stepInChild(m, *B, *T, *r, *steps, *targets, stderr)
@@ -125,6 +134,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					return err
 				}
 				runs[m] = append(runs[m], rec)
+			}
+			for _, m := range peerMethods {
+				fmt.Fprintf(stderr, "bench: PyTorch GPT-2 124M %s step, B=%d T=%d…\n", m, *B, *T)
+				p, err := pytorchPeer(m, *B, *T, *r, *steps, runtime.GOMAXPROCS(0))
+				if err != nil {
+					fmt.Fprintf(stderr, "hut bench: PyTorch peer unavailable: %v\n", err)
+					peerMethods = nil
+					break
+				}
+				peerRuns[m] = append(peerRuns[m], p)
 			}
 		}
 		res := map[string]benchRecord{}
@@ -138,24 +157,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			res[m] = rec
 			emit(stdout, rec)
 		}
-		if *peers {
-			for _, m := range []string{"frozen", "hut", "lora", "full"} {
-				if _, ok := res[m]; !ok {
-					continue
+		for _, m := range peerMethods {
+			p := combinePeerRounds(peerRuns[m])
+			p["bench"] = "peer"
+			if ours, ok := res[m]["step_s"].(float64); ok {
+				if theirs, ok := p["step_s_median"].(float64); ok && ours > 0 {
+					p["speedup_of_hut_engine"] = round(theirs/ours, 2)
 				}
-				p, err := pytorchPeer(m, *B, *T, *r, runtime.GOMAXPROCS(0))
-				if err != nil {
-					fmt.Fprintf(stderr, "hut bench: PyTorch peer unavailable: %v\n", err)
-					break
-				}
-				p["bench"] = "peer"
-				if ours, ok := res[m]["step_s"].(float64); ok {
-					if theirs, ok := p["step_s_median"].(float64); ok && ours > 0 {
-						p["speedup_of_hut_engine"] = round(theirs/ours, 2)
-					}
-				}
-				emit(stdout, p)
 			}
+			emit(stdout, p)
 		}
 		if *llmc != "" {
 			p, err := llmcPeer(*llmc, *steps, runtime.GOMAXPROCS(0), stderr)
@@ -207,6 +217,29 @@ func combineRounds(recs []benchRecord) benchRecord {
 	if tokens := num(out, "B") * num(out, "T"); med > 0 {
 		out["tokens_per_s"] = round(tokens/med, 1)
 		out["gflops"] = round(num(out, "flops_per_token")*tokens/med/1e3, 1)
+	}
+	return out
+}
+
+// combinePeerRounds merges the PyTorch peer's records of one method: the
+// median round's step time and every round's.
+func combinePeerRounds(recs []benchRecord) benchRecord {
+	if len(recs) == 1 {
+		return recs[0]
+	}
+	out := maps.Clone(recs[0])
+	times := make([]float64, len(recs))
+	for i, r := range recs {
+		times[i], _ = r["step_s_median"].(float64)
+	}
+	out["step_s_rounds"] = slices.Clone(times)
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	out["step_s_median"], out["rounds"] = med, len(recs)
+	if b, ok := out["B"].(float64); ok && med > 0 {
+		if t, ok := out["T"].(float64); ok {
+			out["tokens_per_s"] = round(b*t/med, 1)
+		}
 	}
 	return out
 }
@@ -385,13 +418,13 @@ func cpuModel() string {
 }
 
 // pytorchPeer runs tools/peer_pytorch_bench.py with Debian's python3-torch.
-func pytorchPeer(method string, B, T, r, threads int) (benchRecord, error) {
+func pytorchPeer(method string, B, T, r, steps, threads int) (benchRecord, error) {
 	script := filepath.Join("tools", "peer_pytorch_bench.py")
 	if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("%s not found (run from the repository root)", script)
 	}
 	out, err := exec.Command(pytorch.Python(), script, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
-		"--r", strconv.Itoa(r), "--threads", strconv.Itoa(threads)).Output()
+		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(threads)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", script, err)
 	}

@@ -48,3 +48,20 @@ func TestCombineRounds(t *testing.T) {
 		t.Errorf("step_s_rounds = %v", got["step_s_rounds"])
 	}
 }
+
+// TestCombinePeerRounds: the PyTorch peer's median round and every round.
+func TestCombinePeerRounds(t *testing.T) {
+	rec := func(step float64) benchRecord {
+		return benchRecord{"peer": "pytorch", "method": "hut", "B": 4.0, "T": 64.0, "step_s_median": step, "tokens_per_s": 256 / step}
+	}
+	if got := combinePeerRounds([]benchRecord{rec(1.5)}); got["step_s_median"] != 1.5 || got["rounds"] != nil {
+		t.Errorf("one round changed: %v", got)
+	}
+	got := combinePeerRounds([]benchRecord{rec(1.8), rec(1.5), rec(1.6), rec(1.55), rec(1.7)})
+	if got["step_s_median"] != 1.6 || got["rounds"] != 5 || got["tokens_per_s"] != 160.0 {
+		t.Errorf("median record = %v", got)
+	}
+	if r, _ := got["step_s_rounds"].([]float64); len(r) != 5 || r[0] != 1.8 {
+		t.Errorf("step_s_rounds = %v", got["step_s_rounds"])
+	}
+}
