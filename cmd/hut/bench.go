@@ -165,6 +165,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					p["speedup_of_hut_engine"] = round(theirs/ours, 2)
 				}
 			}
+			if r, ok := roundRatio(peerRuns[m], runs[m], "step_s_median", "step_s"); ok {
+				p["speedup_by_round"] = round(r, 2)
+			}
 			emit(stdout, p)
 		}
 		if *llmc != "" {
@@ -187,6 +190,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			for _, o := range []string{"frozen", "lora", "hira", "full"} {
 				if v, ok := res[o]["step_s"].(float64); ok && v > 0 {
 					sum["hut_over_"+o] = round(h/v, 3)
+				}
+				if r, ok := roundRatio(runs["hut"], runs[o], "step_s", "step_s"); ok {
+					sum["hut_over_"+o+"_by_round"] = round(r, 3)
 				}
 			}
 			emit(stdout, sum)
@@ -219,6 +225,27 @@ func combineRounds(recs []benchRecord) benchRecord {
 		out["gflops"] = round(num(out, "flops_per_token")*tokens/med/1e3, 1)
 	}
 	return out
+}
+
+// roundRatio is the median over rounds of a's step time (field ka) over
+// b's (field kb) in the same round: the two ran one after the other, so a
+// change of the shared machine's speed between rounds cancels. It needs at
+// least two rounds.
+func roundRatio(a, b []benchRecord, ka, kb string) (float64, bool) {
+	if len(a) < 2 || len(a) != len(b) {
+		return 0, false
+	}
+	q := make([]float64, len(a))
+	for i := range a {
+		x, _ := a[i][ka].(float64)
+		y, _ := b[i][kb].(float64)
+		if y <= 0 {
+			return 0, false
+		}
+		q[i] = x / y
+	}
+	sort.Float64s(q)
+	return q[len(q)/2], true
 }
 
 // combinePeerRounds merges the PyTorch peer's records of one method: the

@@ -65,3 +65,26 @@ func TestCombinePeerRounds(t *testing.T) {
 		t.Errorf("step_s_rounds = %v", got["step_s_rounds"])
 	}
 }
+
+// TestRoundRatio: the median of the per-round ratios, only with two or more
+// rounds of both.
+func TestRoundRatio(t *testing.T) {
+	recs := func(xs ...float64) []benchRecord {
+		var r []benchRecord
+		for _, x := range xs {
+			r = append(r, benchRecord{"step_s": x})
+		}
+		return r
+	}
+	// The machine slows down in round 3: per round HUT is 1.02, 1.04 and
+	// 1.06× frozen, whatever the medians of each method say.
+	got, ok := roundRatio(recs(0.51, 0.52, 0.636), recs(0.5, 0.5, 0.6), "step_s", "step_s")
+	if !ok || got != 0.52/0.5 {
+		t.Errorf("roundRatio = %v, %v; want %v", got, ok, 0.52/0.5)
+	}
+	for _, c := range [][2][]benchRecord{{recs(0.5), recs(0.5)}, {recs(0.5, 0.5), recs(0.5)}, {recs(0.5, 0.5), recs(0.5, 0)}} {
+		if _, ok := roundRatio(c[0], c[1], "step_s", "step_s"); ok {
+			t.Errorf("roundRatio(%v, %v) ok", c[0], c[1])
+		}
+	}
+}
