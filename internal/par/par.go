@@ -12,7 +12,7 @@
 // goroutines — the garbage collector's included — still run; an idle process
 // has all helpers parked.
 //
-// Run never changes what is computed: piece i is fn(i) whichever goroutine
+// Run never changes what is computed: piece i is t.Do(i) whichever goroutine
 // runs it.
 package par
 
