@@ -26,7 +26,9 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 	be.parallel(B*NH, T*T*hs, func(lo, hi int) {
 		var pd []float32
 		if thr != 0 {
-			pd = make([]float32, T*T)
+			sp := workBuf(T * T)
+			defer putWorkBuf(sp)
+			pd = *sp
 		}
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
@@ -111,10 +113,12 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 	hseed := tensor.Hash32(s.Seed)
 	dscale := 1 / (1 - s.PDrop)
 	be.parallel(B*NH, T*T*hs, func(lo, hi int) {
-		dP := make([]float32, T*T)
+		sp := workBuf(2 * T * T)
+		defer putWorkBuf(sp)
+		dP := (*sp)[:T*T]
 		var pd []float32
 		if thr != 0 {
-			pd = make([]float32, T*T)
+			pd = (*sp)[T*T:]
 		}
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
@@ -172,7 +176,9 @@ func (be *Backend) KVAttention(out, qkv, kc, vc tensor.Buf, keyMask tensor.IBuf,
 	}
 	L := pos + Tn
 	be.parallel(B*NH, Tn*L*hs, func(lo, hi int) {
-		S := make([]float32, Tn*L)
+		sp := workBuf(Tn * L)
+		defer putWorkBuf(sp)
+		S := *sp
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
 			for i := 0; i < Tn; i++ {

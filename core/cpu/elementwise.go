@@ -74,7 +74,10 @@ func (be *Backend) AddBias(y, bias tensor.Buf, N, C int) {
 func (be *Backend) ColSum(dst, x tensor.Buf, N, C int) {
 	D, X := F(dst)[:C], F(x)[:N*C]
 	be.parallel(C, N, func(lo, hi int) {
-		acc := make([]float32, hi-lo)
+		sp := workBuf(hi - lo)
+		defer putWorkBuf(sp)
+		acc := *sp
+		clear(acc)
 		for n := 0; n < N; n++ {
 			addVec(acc, X[n*C+lo:n*C+hi])
 		}
@@ -85,13 +88,14 @@ func (be *Backend) ColSum(dst, x tensor.Buf, N, C int) {
 func (be *Backend) ColSumMul(dst, x, y tensor.Buf, N, C int) {
 	D, X, Y := F(dst)[:C], F(x)[:N*C], F(y)[:N*C]
 	be.parallel(C, N, func(lo, hi int) {
-		acc := make([]float32, hi-lo)
+		sp := workBuf(hi - lo)
+		defer putWorkBuf(sp)
+		acc := *sp
+		clear(acc)
 		for n := 0; n < N; n++ {
 			fmaVec(acc, X[n*C+lo:n*C+hi], Y[n*C+lo:n*C+hi])
 		}
-		for c := range acc {
-			D[lo+c] += acc[c]
-		}
+		addVec(D[lo:hi], acc)
 	})
 }
 
@@ -187,7 +191,10 @@ func (be *Backend) ColSumMulScale(dst, out, h, x, s tensor.Buf, N, C int) {
 		O = F(out)[:N*C]
 	}
 	be.parallel(C, N, func(lo, hi int) {
-		acc := make([]float32, hi-lo)
+		sp := workBuf(hi - lo)
+		defer putWorkBuf(sp)
+		acc := *sp
+		clear(acc)
 		for n := 0; n < N; n++ {
 			hr := H[n*C+lo : n*C+hi]
 			fmaVec(acc, hr, X[n*C+lo:n*C+hi])

@@ -371,3 +371,70 @@ func TestKVAttentionMatchesAttention(t *testing.T) {
 		}
 	}
 }
+
+// TestColumnReductionsLarge runs the column reductions at training sizes
+// (more columns than one work block, enough work to run in parallel)
+// against float64 sums, and checks that one and two workers give the same
+// bits.
+func TestColumnReductionsLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, sh := range []struct{ N, C int }{{256, 768}, {64, 3072}, {37, 1100}, {8, 513}} {
+		N, C := sh.N, sh.C
+		x, y, s := make([]float32, N*C), make([]float32, N*C), make([]float32, C)
+		for i := range x {
+			x[i], y[i] = r.Float32()*2-1, r.Float32()*2-1
+		}
+		for i := range s {
+			s[i] = r.Float32()*2 - 1
+		}
+		want := func(prod bool) []float64 {
+			w := make([]float64, C)
+			for n := 0; n < N; n++ {
+				for c := 0; c < C; c++ {
+					v := float64(x[n*C+c])
+					if prod {
+						v *= float64(y[n*C+c])
+					}
+					w[c] += v
+				}
+			}
+			return w
+		}
+		var prev [][]float32
+		for _, threads := range []int{1, 2} {
+			be := &Backend{threads: threads}
+			cs, csm, cms := make([]float32, C), make([]float32, C), make([]float32, C)
+			out := make([]float32, N*C)
+			be.ColSum(From(cs), From(x), N, C)
+			be.ColSumMul(From(csm), From(x), From(y), N, C)
+			be.ColSumMulScale(From(cms), From(out), From(x), From(y), From(s), N, C)
+			for _, c := range []struct {
+				name string
+				got  []float32
+				want []float64
+			}{{"ColSum", cs, want(false)}, {"ColSumMul", csm, want(true)}, {"ColSumMulScale/sum", cms, want(true)}} {
+				for i, w := range c.want {
+					if math.Abs(float64(c.got[i])-w) > 1e-4*float64(N) {
+						t.Fatalf("%dx%d, %d threads: %s[%d] = %v, want %v", N, C, threads, c.name, i, c.got[i], w)
+					}
+				}
+			}
+			for i := range out {
+				if out[i] != x[i]*s[i%C] {
+					t.Fatalf("%dx%d: ColSumMulScale/out[%d] = %v, want %v", N, C, i, out[i], x[i]*s[i%C])
+				}
+			}
+			got := [][]float32{cs, csm, cms}
+			if prev != nil {
+				for k := range got {
+					for i := range got[k] {
+						if got[k][i] != prev[k][i] {
+							t.Fatalf("%dx%d: reduction %d differs between 1 and 2 threads at %d", N, C, k, i)
+						}
+					}
+				}
+			}
+			prev = got
+		}
+	}
+}

@@ -129,8 +129,10 @@ func (be *Backend) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd tensor.B
 		DB = F(db)[:C]
 	}
 	be.parallel(C, N, func(lo, hi int) {
-		aw := make([]float32, hi-lo)
-		ab := make([]float32, hi-lo)
+		sp := workBuf(2 * (hi - lo))
+		defer putWorkBuf(sp)
+		aw, ab := (*sp)[:hi-lo], (*sp)[hi-lo:]
+		clear(*sp)
 		for n := 0; n < N; n++ {
 			do, xr := DO[n*C+lo:n*C+hi], X[n*C+lo:n*C+hi]
 			mu, rs := M[n], R[n]

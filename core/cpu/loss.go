@@ -18,9 +18,11 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 	losses := make([]float64, N)
 	eps := float64(smoothing)
 	be.parallel(N, V, func(lo, hi int) {
-		var scratch []float32
+		var work []float32
 		if D == nil {
-			scratch = make([]float32, V)
+			sp := workBuf(V)
+			defer putWorkBuf(sp)
+			work = *sp
 		}
 		for n := lo; n < hi; n++ {
 			w := W[n]
@@ -43,7 +45,7 @@ func (be *Backend) CrossEntropy(stats tensor.Buf, statOff int, dlogits, logits t
 			zt := row[t]
 			// One exp per logit: e = exp(z - max) goes into the gradient row
 			// (which may be the logits row itself) and is scaled in place.
-			out := scratch
+			out := work
 			if D != nil {
 				out = D[n*V : (n+1)*V]
 			}
