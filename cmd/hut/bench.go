@@ -56,7 +56,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
 	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc")
+	paired := fs.Int("paired", 0, "step benchmark: also run all the methods in one process, one step of each in turn, this many times; reports each method's median step and the median of the per-turn ratios (summary hut_over_*_paired), in which a drift of the machine's speed cancels")
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
+	childPaired := fs.String("child-paired", "", "internal: run the paired step benchmark of these methods in this process")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,6 +69,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *B <= 0 || *T <= 0 || *steps <= 0 || *r <= 0 || *rounds <= 0 {
 		return usagef("--B, --T, --steps, --rounds and --r must be positive")
 	}
+	if *paired < 0 {
+		return usagef("--paired must not be negative")
+	}
 	if *llmc != "" { // fail before the long runs, not after them
 		if _, err := os.Stat(filepath.Join(*llmc, "train_gpt2.c")); err != nil {
 			return usagef("--llmc %s: no train_gpt2.c there (want an llm.c checkout)", *llmc)
@@ -74,6 +79,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *child != "" {
 		return stepChild(*child, *B, *T, *r, *steps, *targets, stdout)
+	}
+	if *childPaired != "" {
+		return pairedChild(strings.Split(*childPaired, ","), *B, *T, *r, *paired, *targets, stdout)
 	}
 	all := !*doGemm && !*doStep
 	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
@@ -146,6 +154,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				peerRuns[m] = append(peerRuns[m], p)
 			}
 		}
+		var pairedRecs map[string]benchRecord
+		var pairedRatio map[string]float64
+		if *paired > 0 && len(ms) > 1 {
+			var err error
+			pairedRecs, pairedRatio, err = pairedInChild(ms, *B, *T, *r, *paired, *targets, stderr)
+			if err != nil {
+				return err
+			}
+		}
 		res := map[string]benchRecord{}
 		for _, m := range ms {
 			rec := combineRounds(runs[m])
@@ -185,6 +202,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			emit(stdout, p)
 		}
+		for _, m := range ms {
+			if rec, ok := pairedRecs[m]; ok {
+				emit(stdout, rec)
+			}
+		}
 		if h, ok := res["hut"]["step_s"].(float64); ok {
 			sum := benchRecord{"bench": "summary"}
 			for _, o := range []string{"frozen", "lora", "hira", "full"} {
@@ -193,6 +215,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 				if r, ok := roundRatio(runs["hut"], runs[o], "step_s", "step_s"); ok {
 					sum["hut_over_"+o+"_by_round"] = round(r, 3)
+				}
+				if r, ok := pairedRatio[o]; ok {
+					sum["hut_over_"+o+"_paired"] = round(r, 3)
 				}
 			}
 			emit(stdout, sum)
@@ -296,9 +321,17 @@ func stepInChild(method string, B, T, r, steps int, targets string, stderr io.Wr
 	return rec, nil
 }
 
-// stepChild times training steps of GPT-2 124M (random weights, dropout off
-// as in the PyTorch peer) and prints one JSON record.
-func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writer) error {
+// stepper is one method's GPT-2 124M training step, ready to time.
+type stepper struct {
+	method string
+	m      *gpt2.Model
+	step   func(s int)
+}
+
+// newStepper builds GPT-2 124M (random weights, dropout off as in the
+// PyTorch peer) with method attached and a fixed random batch, and runs one
+// warm-up step, which allocates the activations and packing buffers.
+func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 	cfg := gpt2.Small()
 	cfg.ResidPdrop, cfg.EmbdPdrop, cfg.AttnPdrop = 0, 0, 0
 	m := gpt2.New(cpu.New(), cfg)
@@ -309,7 +342,7 @@ func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writ
 			pc.Targets = strings.Split(targets, ",")
 		}
 		if err := m.Attach(pc); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -323,7 +356,8 @@ func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writ
 	be := m.Be
 	stats := m.NewStats()
 	params := m.Trainable()
-	step := func(s int) {
+	st := &stepper{method: method, m: m}
+	st.step = func(s int) {
 		be.Zero(stats, 0, gpt2.NumStats)
 		for _, p := range params {
 			be.Zero(p.G, 0, p.Size())
@@ -340,22 +374,141 @@ func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writ
 			be.AdamWStep(p.W, p.G, p.M, p.V, p.Size(), tensor.AdamW{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: s + 1}, stats, gpt2.StatClip)
 		}
 	}
-	step(0) // warm-up: allocates activations and packing buffers
+	st.step(0)
+	return st, nil
+}
+
+// record is the JSON record of a stepper whose median step took med
+// seconds.
+func (st *stepper) record(bench string, B, T, r int, med float64) benchRecord {
+	N := B * T
+	tr, _ := st.m.CountParams()
+	fpt := flopsPerToken(st.m, st.method, T, r)
+	return benchRecord{"bench": bench, "model": "gpt2-124M", "method": st.method, "B": B, "T": T, "r": r,
+		"step_s": round(med, 4), "tokens_per_s": round(float64(N)/med, 1),
+		"flops_per_token": round(fpt/1e6, 1), "flops_unit": "MFLOP", "gflops": round(fpt*float64(N)/med/1e9, 1),
+		"trainable": tr, "targets": targetList(st.m)}
+}
+
+// stepChild times training steps of one method and prints one JSON record.
+func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writer) error {
+	st, err := newStepper(method, B, T, r, targets)
+	if err != nil {
+		return err
+	}
 	times := make([]float64, steps)
 	for i := range times {
 		t0 := time.Now()
-		step(i + 1)
+		st.step(i + 1)
 		times[i] = time.Since(t0).Seconds()
 	}
 	sort.Float64s(times)
-	med := times[len(times)/2]
-	tr, _ := m.CountParams()
-	fpt := flopsPerToken(m, method, T, r)
-	emit(stdout, benchRecord{"bench": "step", "model": "gpt2-124M", "method": method, "B": B, "T": T, "r": r,
-		"step_s": round(med, 4), "step_s_min": round(times[0], 4), "tokens_per_s": round(float64(N)/med, 1),
-		"flops_per_token": round(fpt/1e6, 1), "flops_unit": "MFLOP", "gflops": round(fpt*float64(N)/med/1e9, 1),
-		"trainable": tr, "targets": targetList(m), "peak_rss_mb": peakRSSMB()})
+	rec := st.record("step", B, T, r, times[len(times)/2])
+	rec["step_s_min"] = round(times[0], 4)
+	rec["peak_rss_mb"] = peakRSSMB()
+	emit(stdout, rec)
 	return nil
+}
+
+// pairedChild builds every method's model in this one process and times
+// one step of each in turn, turns times, starting each turn with the next
+// method so that none always follows the same one. It prints a
+// "step_paired" record per method (the median of its steps, no peak
+// memory: the models share the process) and a "paired_ratios" record: for
+// each method, the median over turns of the first method's step time over
+// its step time in the same turn.
+func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io.Writer) error {
+	var sts []*stepper
+	for _, m := range methods {
+		st, err := newStepper(m, B, T, r, targets)
+		if err != nil {
+			return err
+		}
+		sts = append(sts, st)
+	}
+	times := make([][]float64, len(sts))
+	for turn := 0; turn < turns; turn++ {
+		for k := range sts {
+			i := (turn + k) % len(sts)
+			t0 := time.Now()
+			sts[i].step(turn + 1)
+			times[i] = append(times[i], time.Since(t0).Seconds())
+		}
+	}
+	ratios := benchRecord{"bench": "paired_ratios", "of": methods[0], "turns": turns}
+	for i, st := range sts {
+		if i > 0 {
+			ratios[st.method] = turnRatio(times[0], times[i])
+		}
+		rec := st.record("step_paired", B, T, r, median(slices.Clone(times[i])))
+		rec["turns"] = turns
+		emit(stdout, rec)
+	}
+	emit(stdout, ratios)
+	return nil
+}
+
+// turnRatio is the median over turns of a[t]/b[t].
+func turnRatio(a, b []float64) float64 {
+	q := make([]float64, len(a))
+	for t := range q {
+		q[t] = a[t] / b[t]
+	}
+	return median(q)
+}
+
+// median sorts x and returns its middle element.
+func median(x []float64) float64 {
+	sort.Float64s(x)
+	return x[len(x)/2]
+}
+
+// pairedInChild runs pairedChild for methods in a fresh process (with HUT
+// first when it is among them) and returns the methods' step_paired
+// records and, for each other method o, the median per-turn ratio of HUT's
+// step over o's.
+func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr io.Writer) (map[string]benchRecord, map[string]float64, error) {
+	order := slices.Clone(methods)
+	if i := slices.Index(order, "hut"); i > 0 {
+		order[0], order[i] = order[i], order[0]
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(exe, "bench", "--child-paired", strings.Join(order, ","), "--paired", strconv.Itoa(turns),
+		"--B", strconv.Itoa(B), "--T", strconv.Itoa(T), "--r", strconv.Itoa(r),
+		"--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--targets", targets)
+	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1", "OPENBLAS_NUM_THREADS=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	fmt.Fprintf(stderr, "bench: GPT-2 124M %s in one process, %d turns…\n", strings.Join(order, ", "), turns)
+	if err := cmd.Run(); err != nil {
+		return nil, nil, fmt.Errorf("bench --paired: %w", err)
+	}
+	recs := map[string]benchRecord{}
+	ratios := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec benchRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			return nil, nil, fmt.Errorf("bench --paired: %w (%q)", err, line)
+		}
+		switch rec["bench"] {
+		case "step_paired":
+			m, _ := rec["method"].(string)
+			recs[m] = rec
+		case "paired_ratios":
+			if rec["of"] != "hut" {
+				continue
+			}
+			for _, m := range methods {
+				if v, ok := rec[m].(float64); ok {
+					ratios[m] = v
+				}
+			}
+		}
+	}
+	return recs, ratios, nil
 }
 
 // flopsPerToken counts the useful model FLOPs of one training token as

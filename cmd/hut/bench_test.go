@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,7 @@ func TestBenchFlagErrors(t *testing.T) {
 	}{
 		{[]string{"--B", "0"}, "must be positive"},
 		{[]string{"--rounds", "0"}, "must be positive"},
+		{[]string{"--paired", "-1"}, "must not be negative"},
 		{[]string{"--llmc", dir}, "no train_gpt2.c"},
 		{[]string{"--methods", "dora", "--step", "--gemm=false"}, "unknown method"},
 	} {
@@ -86,5 +88,53 @@ func TestRoundRatio(t *testing.T) {
 		if _, ok := roundRatio(c[0], c[1], "step_s", "step_s"); ok {
 			t.Errorf("roundRatio(%v, %v) ok", c[0], c[1])
 		}
+	}
+}
+
+// TestTurnRatio: the median of the per-turn ratios, not the ratio of the
+// medians (the machine slows down in the last two turns).
+func TestTurnRatio(t *testing.T) {
+	// Per turn 1.04, 1.06, 1.02, 1.03, 1.05; the medians' ratio is 1.06.
+	hut := []float64{0.52, 0.53, 0.51, 0.6798, 0.714}
+	frozen := []float64{0.50, 0.50, 0.50, 0.66, 0.68}
+	if got, want := turnRatio(hut, frozen), 0.52/0.5; got != want {
+		t.Errorf("turnRatio = %v, want %v", got, want)
+	}
+}
+
+// TestPairedChild: one process, both methods, a record per method and the
+// ratios of the first to the others.
+func TestPairedChild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two GPT-2 124M models")
+	}
+	var out bytes.Buffer
+	if err := pairedChild([]string{"hut", "frozen"}, 1, 4, 2, 3, "", &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), out.String())
+	}
+	var recs []benchRecord
+	for _, l := range lines {
+		var r benchRecord
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	for i, m := range []string{"hut", "frozen"} {
+		if recs[i]["bench"] != "step_paired" || recs[i]["method"] != m || recs[i]["turns"] != 3.0 {
+			t.Errorf("record %d = %v", i, recs[i])
+		}
+		if s, _ := recs[i]["step_s"].(float64); s <= 0 {
+			t.Errorf("%s step_s = %v", m, recs[i]["step_s"])
+		}
+	}
+	if r := recs[2]; r["bench"] != "paired_ratios" || r["of"] != "hut" {
+		t.Errorf("ratios record = %v", r)
+	} else if v, _ := r["frozen"].(float64); v <= 0 {
+		t.Errorf("hut over frozen = %v", r["frozen"])
 	}
 }
