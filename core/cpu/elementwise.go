@@ -149,20 +149,41 @@ func (be *Backend) Sum(dst tensor.Buf, dstOff int, x tensor.Buf, n int) {
 func blockSum(x []float32, square bool) float64 {
 	var total float64
 	for lo := 0; lo < len(x); lo += 4096 {
-		hi := min(lo+4096, len(x))
-		var s float32
-		if square {
-			for _, v := range x[lo:hi] {
-				s += v * v
-			}
-		} else {
-			for _, v := range x[lo:hi] {
-				s += v
-			}
-		}
-		total += float64(s)
+		total += float64(partSum(x[lo:min(lo+4096, len(x))], square))
 	}
 	return total
+}
+
+// partSum adds up x (or its squares) in four interleaved partial sums, so
+// that the additions do not wait on one another: twice as fast as one
+// running sum (SumSquares of 1 M floats 0.36 ms instead of 0.73 ms; the
+// gradient norm of HUT's 1.2 M parameters is taken every step).
+func partSum(x []float32, square bool) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	if square {
+		for ; i+4 <= len(x); i += 4 {
+			a, b, c, d := x[i], x[i+1], x[i+2], x[i+3]
+			s0 += a * a
+			s1 += b * b
+			s2 += c * c
+			s3 += d * d
+		}
+		for ; i < len(x); i++ {
+			s0 += x[i] * x[i]
+		}
+	} else {
+		for ; i+4 <= len(x); i += 4 {
+			s0 += x[i]
+			s1 += x[i+1]
+			s2 += x[i+2]
+			s3 += x[i+3]
+		}
+		for ; i < len(x); i++ {
+			s0 += x[i]
+		}
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func (be *Backend) ScaleColsBias(out, x, s, bias tensor.Buf, N, C int) {
