@@ -254,6 +254,7 @@ type problem struct {
 	lda, ldb, ldc  int
 	scaleA         []float32 // SgemmScaled's s, or nil
 	scaleE         []float32 // scaleA expanded (expandScales)
+	packedB        *PackedB  // SgemmPacked's op(B), packed (m ≤ n only)
 }
 
 // packA packs op(A) like impl.packA and applies SgemmScaled's scaling.
@@ -399,6 +400,16 @@ var maxShared = 1 << 21
 
 func roundUp(x, r int) int { return (x + r - 1) / r * r }
 
+// kBlocks returns the k block size and the number of k blocks for inner
+// dimension k (k > 0). The blocks are balanced, and a multiple of 8 keeps
+// the packing fast paths. The k blocking depends on k only: it alone fixes
+// the arithmetic.
+func kBlocks(im *impl, k int) (kcb, nkb int) {
+	nkb = (k + im.kcMax - 1) / im.kcMax
+	kcb = min(roundUp((k+nkb-1)/nkb, 8), im.kcMax)
+	return kcb, (k + kcb - 1) / kcb
+}
+
 // plan is how one call is cut up.
 type plan struct {
 	packAShared bool  // A is packed once and shared; chunks are column strips of C
@@ -415,11 +426,7 @@ func (pl *plan) nchunks() int { return len(pl.bounds) - 1 }
 
 // makePlan fills pl (reusing pl.bounds' storage) for problem p.
 func makePlan(im *impl, p *problem, pl *plan) {
-	pl.nkb = (p.k + im.kcMax - 1) / im.kcMax
-	// Balance the k blocks; a multiple of 8 keeps the packing fast paths.
-	// The k blocking depends on k only: it alone fixes the arithmetic.
-	pl.kcb = min(roundUp((p.k+pl.nkb-1)/pl.nkb, 8), im.kcMax)
-	pl.nkb = (p.k + pl.kcb - 1) / pl.kcb
+	pl.kcb, pl.nkb = kBlocks(im, p.k)
 	pl.packAShared = p.m <= p.n
 	var other, step, maxChunk int
 	if pl.packAShared {
@@ -591,8 +598,13 @@ func (j *job) chunk(w *worker, ch int) {
 		blk := j.sp[q*pl.dimPad*pl.kcb:]
 		if pl.packAShared {
 			j0, nc := pl.bounds[ch], pl.bounds[ch+1]-pl.bounds[ch]
-			bp := w.pack[:roundUp(nc, im.nr)*kc]
-			im.packB(bp, p.transB, p.b, p.ldb, j0, nc, p0, kc)
+			var bp []float32
+			if p.packedB != nil {
+				bp = p.packedB.panels(j.kb0+q, j0, nc, kc)
+			} else {
+				bp = w.pack[:roundUp(nc, im.nr)*kc]
+				im.packB(bp, p.transB, p.b, p.ldb, j0, nc, p0, kc)
+			}
 			for ic := 0; ic < p.m; ic += im.mcMax {
 				mc := min(im.mcMax, p.m-ic)
 				w.macro(mc, nc, kc, blk[ic*kc:], bp, p.c, ic*p.ldc+j0, p.ldc, p.alpha, beta)

@@ -224,3 +224,21 @@ type Seeds uint32
 func (s Seeds) Site(layer, site int) uint32 {
 	return Hash32(uint32(s) ^ Hash32(uint32(layer*16+site+1)))
 }
+
+// Packed is a matrix that a Packer holds packed for its matrix products.
+type Packed interface {
+	// Bytes is the memory the packed copy takes.
+	Bytes() int
+}
+
+// Packer is implemented by backends that can keep a matrix packed for their
+// matrix products (the CPU backend), so that a frozen operand that takes part
+// in every training step is not packed again in every product.
+type Packer interface {
+	// PackB packs op(B), k×n (b is n×k when transB, else k×n), for
+	// MatMulPacked. b must not change while the result is in use.
+	PackB(b Buf, n, k int, transB bool) Packed
+	// MatMulPacked is MatMul with op(B) from p and A not transposed:
+	// c = alpha·a·op(B) + beta·c, a m×k, c m×n. The result is MatMul's.
+	MatMulPacked(c, a Buf, p Packed, m int, alpha, beta float32)
+}

@@ -209,7 +209,11 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 		}
 	}
 	be.LayerNorm(a.lnf, a.lnfm, a.lnfr, a.res[cfg.NLayer], m.LNFW.W, m.LNFB.W, N, C, cfg.LayerNormEps)
-	be.MatMul(a.logits, a.lnf, m.WTE.W, N, V, C, false, true, 1, 0)
+	if pk, ok := m.lmPacked(); ok {
+		pk.MatMulPacked(a.logits, a.lnf, m.lmPack, N, 1, 0)
+	} else {
+		be.MatMul(a.logits, a.lnf, m.WTE.W, N, V, C, false, true, 1, 0)
+	}
 	var dlogits tensor.Buf
 	if grad {
 		dlogits = a.logits

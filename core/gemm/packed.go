@@ -1,0 +1,95 @@
+package gemm
+
+import "fmt"
+
+// PackedB is op(B) of a product packed once ahead of time, for a matrix that
+// takes part in many products without changing (a frozen weight): SgemmPacked
+// then skips the packing that Sgemm does on every call. It holds a packed
+// copy of the whole matrix (k·n floats, n rounded up to the micro-kernel's
+// panel width) and keeps a reference to the source, which must not change
+// while the PackedB is in use.
+//
+// The packed layout is the one Sgemm builds per call: k is cut into the same
+// blocks (they depend on k only), and within block q the nr-wide panels of
+// all n columns follow one another, so a column chunk of any Sgemm plan is a
+// contiguous run of panels. The arithmetic is therefore Sgemm's, bit for bit.
+type PackedB struct {
+	im     *impl
+	transB bool
+	n, k   int
+	kcb    int // k block
+	npad   int // n rounded up to im.nr
+	data   []float32
+	b      []float32 // the source, for products the packed copy cannot serve
+	ldb    int
+}
+
+// PackB packs op(B) (k×n; B is n×k with row stride ldb when transB, else
+// k×n) for SgemmPacked with the active implementation. It panics on invalid
+// dimensions like Sgemm.
+func PackB(transB bool, n, k int, b []float32, ldb int) *PackedB {
+	if n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension n=%d k=%d", n, k))
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("b", b, br, bc, ldb, n > 0 && k > 0)
+	im := active
+	kcb, nkb := kBlocks(im, k)
+	pb := &PackedB{im: im, transB: transB, n: n, k: k, kcb: kcb, npad: roundUp(n, im.nr), b: b, ldb: ldb}
+	if n == 0 || k == 0 {
+		return pb
+	}
+	pb.data = make([]float32, nkb*pb.npad*kcb)
+	for q := 0; q < nkb; q++ {
+		p0 := q * kcb
+		im.packB(pb.data[q*pb.npad*kcb:], transB, b, ldb, 0, n, p0, min(kcb, k-p0))
+	}
+	return pb
+}
+
+// Size is the packed copy's size in bytes.
+func (pb *PackedB) Size() int { return 4 * len(pb.data) }
+
+// Dims returns n and k: op(B) is k×n.
+func (pb *PackedB) Dims() (n, k int) { return pb.n, pb.k }
+
+// panels returns the packed panels of columns [j0, j0+nc) of k block q
+// (j0 a multiple of nr, kc that block's length).
+func (pb *PackedB) panels(q, j0, nc, kc int) []float32 {
+	off := q*pb.npad*pb.kcb + j0*kc
+	return pb.data[off : off+roundUp(nc, pb.im.nr)*kc]
+}
+
+// SgemmPacked computes C = alpha·op(A)·diag(s)·op(B) + beta·C like
+// SgemmScaled (s may be nil) with op(B) taken from pb: m×k op(A) (A is k×m
+// with row stride lda when transA), n and k those of pb. The packed copy
+// serves products whose plan shares the packed A across column chunks
+// (m ≤ n) with the implementation pb was packed for; others run SgemmScaled
+// on pb's source. The result is the same either way.
+func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, s []float32, pb *PackedB, beta float32, c []float32, ldc int) {
+	n, k := pb.n, pb.k
+	if pb.im != active || m > n {
+		SgemmScaled(transA, pb.transB, m, n, k, alpha, a, lda, s, pb.b, pb.ldb, beta, c, ldc)
+		return
+	}
+	checkArgs(transA, pb.transB, m, n, k, a, lda, pb.b, pb.ldb, c, ldc)
+	if s != nil && len(s) < k {
+		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(s), k))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	p := problem{
+		transA: transA, transB: pb.transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: pb.b, ldb: pb.ldb, beta: beta, c: c, ldc: ldc,
+		scaleA: s, packedB: pb,
+	}
+	run(active, &p)
+}
