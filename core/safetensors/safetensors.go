@@ -370,7 +370,7 @@ func EncodeFloat32(xs []float32, dtype string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("cannot encode float32 as %s", dtype)
+	return nil, fmt.Errorf("cannot encode float32 as %q (want F32, F16 or BF16)", dtype)
 }
 
 // F16ToF32 converts an IEEE half to float32 exactly.
