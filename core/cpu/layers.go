@@ -77,20 +77,12 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, w, b tensor.Buf, N, C int, eps 
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			xr := X[n*C : (n+1)*C]
-			var s float32
-			for _, v := range xr {
-				s += v
-			}
-			mu := s / float32(C)
-			var v2 float32
-			for _, v := range xr {
-				d := v - mu
-				v2 += d * d
-			}
+			mu := partSum(xr, false) / float32(C)
+			v2 := sqDevSum(xr, mu)
 			rs := 1 / float32(math.Sqrt(float64(v2/float32(C)+eps)))
-			o := O[n*C : (n+1)*C]
+			o, w, b := O[n*C:(n+1)*C], W[:C], B[:C]
 			for c, v := range xr {
-				o[c] = (v-mu)*rs*W[c] + B[c]
+				o[c] = (v-mu)*rs*w[c] + b[c]
 			}
 			M[n], R[n] = mu, rs
 		}
@@ -103,18 +95,13 @@ func (be *Backend) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd tensor.B
 		for n := lo; n < hi; n++ {
 			do, xr, d := DO[n*C:(n+1)*C], X[n*C:(n+1)*C], DX[n*C:(n+1)*C]
 			mu, rs := M[n], R[n]
-			var dm, dmn float32
-			for c := range do {
-				norm := (xr[c] - mu) * rs
-				g := do[c] * W[c]
-				dm += g
-				dmn += g * norm
-			}
+			dm, dmn := lnGradSums(do, xr, W, mu, rs)
 			dm /= float32(C)
 			dmn /= float32(C)
+			xr, d, w := xr[:len(do)], d[:len(do)], W[:len(do)]
 			for c := range do {
 				norm := (xr[c] - mu) * rs
-				d[c] = (do[c]*W[c] - dm - norm*dmn) * rs
+				d[c] = (do[c]*w[c] - dm - norm*dmn) * rs
 			}
 		}
 	})
@@ -242,4 +229,48 @@ func dropout(be *Backend, out, x []float32, p float32, seed uint32) {
 			}
 		}
 	})
+}
+
+// sqDevSum returns Σ (x−mu)² in four interleaved partial sums (the
+// additions of one running sum would wait on one another).
+func sqDevSum(x []float32, mu float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-mu, x[i+1]-mu, x[i+2]-mu, x[i+3]-mu
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - mu
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// lnGradSums returns Σ g and Σ g·x̂ over a row, g = dout⊙w and
+// x̂ = (x−mu)·rs, in four interleaved partial sums each.
+func lnGradSums(do, x, w []float32, mu, rs float32) (dm, dmn float32) {
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	x, w = x[:len(do)], w[:len(do)]
+	i := 0
+	for ; i+4 <= len(do); i += 4 {
+		g0, g1, g2, g3 := do[i]*w[i], do[i+1]*w[i+1], do[i+2]*w[i+2], do[i+3]*w[i+3]
+		a0 += g0
+		a1 += g1
+		a2 += g2
+		a3 += g3
+		b0 += g0 * ((x[i] - mu) * rs)
+		b1 += g1 * ((x[i+1] - mu) * rs)
+		b2 += g2 * ((x[i+2] - mu) * rs)
+		b3 += g3 * ((x[i+3] - mu) * rs)
+	}
+	for ; i < len(do); i++ {
+		g := do[i] * w[i]
+		a0 += g
+		b0 += g * ((x[i] - mu) * rs)
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }

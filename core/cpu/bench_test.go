@@ -1,0 +1,53 @@
+package cpu
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkLayerNorm times the layer norm of one GPT-2 124M training step's
+// activations (N = B·T = 256 rows of C = 768), forward and input-gradient
+// backward: a step runs 25 of each.
+//
+//	go test -run XXX -bench LayerNorm ./core/cpu
+func BenchmarkLayerNorm(b *testing.B) {
+	be := New()
+	N, C := 256, 768
+	r := rand.New(rand.NewPCG(1, 2))
+	x, out, w, bias := be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(C), be.NewBuf(C)
+	mean, rstd := be.NewBuf(N), be.NewBuf(N)
+	for _, buf := range []*Buf{x.(*Buf), w.(*Buf), bias.(*Buf)} {
+		for i := range buf.D {
+			buf.D[i] = float32(r.NormFloat64())
+		}
+	}
+	b.Run("forward", func(b *testing.B) {
+		for b.Loop() {
+			be.LayerNorm(out, mean, rstd, x, w, bias, N, C, 1e-5)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		for b.Loop() {
+			be.LayerNormBackward(out, nil, nil, x, x, w, mean, rstd, N, C)
+		}
+	})
+}
+
+// BenchmarkColumnReductions times HUT's column reductions for one 768-wide
+// layer of the step (∂a = Σₙ G⊙Z; ∂b and ∂X = H⊙b in one pass).
+func BenchmarkColumnReductions(b *testing.B) {
+	be := New()
+	N, C := 256, 768
+	x, y, out := be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C)
+	s, d := be.NewBuf(C), be.NewBuf(C)
+	b.Run("ColSumMul", func(b *testing.B) {
+		for b.Loop() {
+			be.ColSumMul(d, x, y, N, C)
+		}
+	})
+	b.Run("ColSumMulScale", func(b *testing.B) {
+		for b.Loop() {
+			be.ColSumMulScale(d, out, x, y, s, N, C)
+		}
+	})
+}
