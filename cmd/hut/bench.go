@@ -156,6 +156,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		var pairedRecs map[string]benchRecord
 		var pairedRatio map[string]float64
+		if *paired > 0 && len(ms) < 2 {
+			fmt.Fprintln(stderr, "hut bench: --paired needs two or more --methods; skipped")
+		}
 		if *paired > 0 && len(ms) > 1 {
 			var err error
 			pairedRecs, pairedRatio, err = pairedInChild(ms, *B, *T, *r, *paired, *targets, stderr)
