@@ -80,9 +80,9 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, w, b tensor.Buf, N, C int, eps 
 			mu := partSum(xr, false) / float32(C)
 			v2 := sqDevSum(xr, mu)
 			rs := 1 / float32(math.Sqrt(float64(v2/float32(C)+eps)))
-			o, w, b := O[n*C:(n+1)*C], W[:C], B[:C]
+			o, gain, shift := O[n*C:(n+1)*C], W[:C], B[:C]
 			for c, v := range xr {
-				o[c] = (v-mu)*rs*w[c] + b[c]
+				o[c] = (v-mu)*rs*gain[c] + shift[c]
 			}
 			M[n], R[n] = mu, rs
 		}
@@ -98,10 +98,10 @@ func (be *Backend) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd tensor.B
 			dm, dmn := lnGradSums(do, xr, W, mu, rs)
 			dm /= float32(C)
 			dmn /= float32(C)
-			xr, d, w := xr[:len(do)], d[:len(do)], W[:len(do)]
+			xr, d, gain := xr[:len(do)], d[:len(do)], W[:len(do)]
 			for c := range do {
 				norm := (xr[c] - mu) * rs
-				d[c] = (do[c]*w[c] - dm - norm*dmn) * rs
+				d[c] = (do[c]*gain[c] - dm - norm*dmn) * rs
 			}
 		}
 	})
