@@ -302,26 +302,38 @@ func combinePeerRounds(recs []benchRecord) benchRecord {
 // stepInChild runs one method's step benchmark in a fresh process so that
 // its peak memory is its own.
 func stepInChild(method string, B, T, r, steps int, targets string, stderr io.Writer) (benchRecord, error) {
-	exe, err := os.Executable()
+	fmt.Fprintf(stderr, "bench: GPT-2 124M %s step, B=%d T=%d…\n", method, B, T)
+	out, err := benchChild(stderr, method, "--child-step", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
+		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--targets", targets)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "bench", "--child-step", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
-		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--targets", targets)
+	var rec benchRecord
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		return nil, fmt.Errorf("bench %s: %w (%q)", method, err, out)
+	}
+	return rec, nil
+}
+
+// benchChild runs this program's bench command with args (and this
+// process's thread count) in a fresh process and returns its standard
+// output, trimmed; what names the run in errors.
+func benchChild(stderr io.Writer, what string, args ...string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	args = append([]string{"bench", "--threads", strconv.Itoa(runtime.GOMAXPROCS(0))}, args...)
+	cmd := exec.Command(exe, args...)
 	// A binary built with -tags openblas links OpenBLAS, whose idle worker
 	// threads would compete with the engine's; the step runs need none.
 	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1", "OPENBLAS_NUM_THREADS=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, stderr
-	fmt.Fprintf(stderr, "bench: GPT-2 124M %s step, B=%d T=%d…\n", method, B, T)
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("bench %s: %w", method, err)
+		return "", fmt.Errorf("bench %s: %w", what, err)
 	}
-	var rec benchRecord
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &rec); err != nil {
-		return nil, fmt.Errorf("bench %s: %w (%q)", method, err, out.String())
-	}
-	return rec, nil
+	return strings.TrimSpace(out.String()), nil
 }
 
 // stepper is one method's GPT-2 124M training step, ready to time.
@@ -476,23 +488,15 @@ func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr 
 	if i := slices.Index(order, "hut"); i > 0 {
 		order[0], order[i] = order[i], order[0]
 	}
-	exe, err := os.Executable()
+	fmt.Fprintf(stderr, "bench: GPT-2 124M %s in one process, %d turns…\n", strings.Join(order, ", "), turns)
+	out, err := benchChild(stderr, "--paired", "--child-paired", strings.Join(order, ","), "--paired", strconv.Itoa(turns),
+		"--B", strconv.Itoa(B), "--T", strconv.Itoa(T), "--r", strconv.Itoa(r), "--targets", targets)
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd := exec.Command(exe, "bench", "--child-paired", strings.Join(order, ","), "--paired", strconv.Itoa(turns),
-		"--B", strconv.Itoa(B), "--T", strconv.Itoa(T), "--r", strconv.Itoa(r),
-		"--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--targets", targets)
-	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1", "OPENBLAS_NUM_THREADS=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, stderr
-	fmt.Fprintf(stderr, "bench: GPT-2 124M %s in one process, %d turns…\n", strings.Join(order, ", "), turns)
-	if err := cmd.Run(); err != nil {
-		return nil, nil, fmt.Errorf("bench --paired: %w", err)
-	}
 	recs := map[string]benchRecord{}
 	ratios := map[string]float64{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		var rec benchRecord
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			return nil, nil, fmt.Errorf("bench --paired: %w (%q)", err, line)
