@@ -72,6 +72,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // matrix, without writing that matrix. s = nil is Sgemm. Other arguments
 // are as for Sgemm; it panics if len(s) < k.
 func SgemmScaled(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, s, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemm is SgemmScaled, with op(B)'s packed panels taken from pb when pb is
+// not nil (SgemmPacked, which passes one only for a plan that can use it).
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int, pb *PackedB) {
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if s != nil && len(s) < k {
 		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(s), k))
@@ -86,7 +92,7 @@ func SgemmScaled(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	p := problem{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-		scaleA: s,
+		scaleA: s, packedB: pb,
 	}
 	run(active, &p)
 }

@@ -70,26 +70,9 @@ func (pb *PackedB) panels(q, j0, nc, kc int) []float32 {
 // (m ≤ n) with the implementation pb was packed for; others run SgemmScaled
 // on pb's source. The result is the same either way.
 func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, s []float32, pb *PackedB, beta float32, c []float32, ldc int) {
-	n, k := pb.n, pb.k
-	if pb.im != active || m > n {
-		SgemmScaled(transA, pb.transB, m, n, k, alpha, a, lda, s, pb.b, pb.ldb, beta, c, ldc)
-		return
+	use := pb
+	if pb.im != active || m > pb.n {
+		use = nil
 	}
-	checkArgs(transA, pb.transB, m, n, k, a, lda, pb.b, pb.ldb, c, ldc)
-	if s != nil && len(s) < k {
-		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(s), k))
-	}
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	p := problem{
-		transA: transA, transB: pb.transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: pb.b, ldb: pb.ldb, beta: beta, c: c, ldc: ldc,
-		scaleA: s, packedB: pb,
-	}
-	run(active, &p)
+	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, s, pb.b, pb.ldb, beta, c, ldc, use)
 }
