@@ -184,6 +184,108 @@ func (be *Backend) GELUBackward(dx, dout, x tensor.Buf, n int, kind tensor.GELUK
 	})
 }
 
+// geluSeg is the row segment GELUScaled forms its pre-activation in.
+const geluSeg = 1024
+
+// preAct sets t = z⊙s[c0:] + bias[c0:] (s, bias nil: skipped) with the
+// arithmetic of ScaleColsBias and AddBias, so the GELU sees their bits.
+func preAct(t, z, s, bias []float32, c0 int) {
+	if s != nil {
+		mulVec(t, z, s[c0:c0+len(t)])
+	} else {
+		copy(t, z)
+	}
+	if bias != nil {
+		addVec(t, bias[c0:c0+len(t)])
+	}
+}
+
+func geluRow(out, x []float32, kind tensor.GELUKind) {
+	if kind == tensor.GELUTanh {
+		geluTanhVec(out, x)
+		return
+	}
+	for i, v := range x {
+		out[i] = geluF(v, kind)
+	}
+}
+
+func geluGradRow(dx, dout, x []float32, kind tensor.GELUKind) {
+	if kind == tensor.GELUTanh {
+		geluTanhGradVec(dx, dout, x)
+		return
+	}
+	for i, v := range x {
+		dx[i] = dout[i] * geluGrad(v, kind)
+	}
+}
+
+// optF is F(b)[:n], or nil for a nil b.
+func optF(b tensor.Buf, n int) []float32 {
+	if b == nil {
+		return nil
+	}
+	return F(b)[:n]
+}
+
+// GELUScaled implements tensor.ScaledGELU. Each row's pre-activation is
+// formed segment by segment in a work buffer that stays in L1, so it is
+// never written to memory.
+func (be *Backend) GELUScaled(out, z, s, bias tensor.Buf, N, C int, kind tensor.GELUKind) {
+	O, Z := F(out)[:N*C], F(z)[:N*C]
+	S, B := optF(s, C), optF(bias, C)
+	be.parallel(N, 8*C, func(lo, hi int) {
+		sp := workBuf(min(C, geluSeg))
+		defer putWorkBuf(sp)
+		for n := lo; n < hi; n++ {
+			for c0 := 0; c0 < C; c0 += geluSeg {
+				c1 := min(c0+geluSeg, C)
+				t := (*sp)[:c1-c0]
+				preAct(t, Z[n*C+c0:n*C+c1], S, B, c0)
+				geluRow(O[n*C+c0:n*C+c1], t, kind)
+			}
+		}
+	})
+}
+
+// GELUScaledBackward implements tensor.ScaledGELU. With ds, the channels
+// are split across workers as in ColSumMul (each channel's sum runs over n
+// in order, the same sums as ColSumMul(ds, dx, z)); without, the rows.
+func (be *Backend) GELUScaledBackward(dx, ds, dout, z, s, bias tensor.Buf, N, C int, kind tensor.GELUKind) {
+	DX, DO, Z := F(dx)[:N*C], F(dout)[:N*C], F(z)[:N*C]
+	S, B := optF(s, C), optF(bias, C)
+	if ds == nil {
+		be.parallel(N, 8*C, func(lo, hi int) {
+			sp := workBuf(min(C, geluSeg))
+			defer putWorkBuf(sp)
+			for n := lo; n < hi; n++ {
+				for c0 := 0; c0 < C; c0 += geluSeg {
+					c1, r := min(c0+geluSeg, C), n*C
+					t := (*sp)[:c1-c0]
+					preAct(t, Z[r+c0:r+c1], S, B, c0)
+					geluGradRow(DX[r+c0:r+c1], DO[r+c0:r+c1], t, kind)
+				}
+			}
+		})
+		return
+	}
+	D := F(ds)[:C]
+	be.parallel(C, 8*N, func(lo, hi int) {
+		sp, ap := workBuf(hi-lo), workBuf(hi-lo)
+		defer putWorkBuf(sp)
+		defer putWorkBuf(ap)
+		t, acc := *sp, *ap
+		clear(acc)
+		for n := 0; n < N; n++ {
+			r := n * C
+			preAct(t, Z[r+lo:r+hi], S, B, lo)
+			geluGradRow(DX[r+lo:r+hi], DO[r+lo:r+hi], t, kind)
+			fmaVec(acc, DX[r+lo:r+hi], Z[r+lo:r+hi])
+		}
+		addVec(D[lo:hi], acc)
+	})
+}
+
 func (be *Backend) Tanh(out, x tensor.Buf, n int) {
 	O, X := F(out)[:n], F(x)[:n]
 	be.parallel(n, 8, func(lo, hi int) {

@@ -102,22 +102,27 @@ func (h *hutAdapter) sums(be tensor.Backend, l *Linear) {
 
 // Forward: Z = (X⊙bᵀ)·W0ᵀ, Y = Z⊙aᵀ + c.
 func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
-	be := c.Be
-	h.sums(be, l)
 	var z tensor.Buf
 	if c.Train {
-		h.z = grow(be, h.z, N*l.Out)
+		h.z = grow(c.Be, h.z, N*l.Out)
 		z = h.z
 	} else {
 		z = c.WS.Get(wsB, N*l.Out)
 	}
-	// (X⊙bᵀ)·W0ᵀ with the scaling folded into the GEMM.
-	be.MatMulScaled(z, x, l.W.W, h.b, N, l.Out, l.In, false, true, 1, 0)
+	a := h.forwardZ(c, l, z, x, N)
 	var bias tensor.Buf
 	if l.Bias != nil {
 		bias = l.Bias.W
 	}
-	be.ScaleColsBias(y, z, h.a, bias, N, l.Out)
+	c.Be.ScaleColsBias(y, z, a, bias, N, l.Out)
+}
+
+// forwardZ implements scaledOutput: z = (X⊙bᵀ)·W0ᵀ, with the scaling
+// folded into the GEMM; it returns a.
+func (h *hutAdapter) forwardZ(c *Ctx, l *Linear, z, x tensor.Buf, N int) tensor.Buf {
+	h.sums(c.Be, l)
+	c.Be.MatMulScaled(z, x, l.W.W, h.b, N, l.Out, l.In, false, true, 1, 0)
+	return h.a
 }
 
 // Backward, with G = ∂L/∂Y:
@@ -125,9 +130,22 @@ func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
 //	∂a = Σ_n G⊙Z,  H = (G⊙aᵀ)·W0,  ∂b = Σ_n H⊙X,  ∂X = H⊙bᵀ,
 //	∂M_A[i,t] = ∂a_i,  ∂M_B[t,j] = ∂b_j.
 func (h *hutAdapter) Backward(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
-	be := c.Be
+	c.Be.ColSumMul(h.gradA(c.Be, l), dy, h.z, N, l.Out)
+	h.backwardZ(c, l, dx, dy, x, N)
+}
+
+// scale and gradA implement scaledOutput: a, and ∂a zeroed for the
+// consumer of Z to accumulate Σ_n G⊙Z into.
+func (h *hutAdapter) scale() tensor.Buf { return h.a }
+
+func (h *hutAdapter) gradA(be tensor.Backend, l *Linear) tensor.Buf {
 	be.Zero(h.ga, 0, l.Out)
-	be.ColSumMul(h.ga, dy, h.z, N, l.Out)
+	return h.ga
+}
+
+// backwardZ implements scaledOutput: Backward after ∂a.
+func (h *hutAdapter) backwardZ(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
+	be := c.Be
 	H := c.WS.Get(wsB, N*l.In)
 	be.MatMulScaled(H, dy, l.W.W, h.a, N, l.In, l.Out, false, false, 1, 0) // (G⊙aᵀ)·W0
 	be.Zero(h.gb, 0, l.In)

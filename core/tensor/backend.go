@@ -242,3 +242,18 @@ type Packer interface {
 	// c = alpha·a·op(B) + beta·c, a m×k, c m×n. The result is MatMul's.
 	MatMulPacked(c, a Buf, p Packed, m int, alpha, beta float32)
 }
+
+// ScaledGELU is implemented by backends that can finish a linear layer's
+// output inside the GELU that consumes it (the CPU backend), so that the
+// pre-activation Y = Z⊙s + bias is never written: the layer stores Z and
+// the GELU recomputes Y on the fly. The results are those of ScaleColsBias
+// (or AddBias) followed by GELU, bit for bit.
+type ScaledGELU interface {
+	// GELUScaled: out[n,c] = gelu(z[n,c]·s[c] + bias[c]) over [N, C]; s and
+	// bias may each be nil (no scaling, no bias).
+	GELUScaled(out, z, s, bias Buf, N, C int, kind GELUKind)
+	// GELUScaledBackward: dx[n,c] = dout[n,c]·gelu'(z[n,c]·s[c] + bias[c]),
+	// the gradient of the pre-activation, and, when ds is not nil,
+	// ds[c] += Σ_n dx[n,c]·z[n,c], the gradient of s (accumulated).
+	GELUScaledBackward(dx, ds, dout, z, s, bias Buf, N, C int, kind GELUKind)
+}

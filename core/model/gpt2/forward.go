@@ -197,8 +197,7 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 		}
 		be.LayerNorm(la.ln2, la.ln2m, la.ln2r, la.res2, ly.LN2W.W, ly.LN2B.W, N, C, cfg.LayerNormEps)
 		ctx.Seed = seeds.Site(l, siteAdFC)
-		ly.FC.Forward(ctx, la.fch, la.ln2, N)
-		be.GELU(la.fchg, la.fch, N*cfg.Inner(), gelu)
+		ly.FC.ForwardGELU(ctx, la.fchg, la.fch, la.ln2, N, gelu)
 		ctx.Seed = seeds.Site(l, siteAdProj)
 		ly.Proj.Forward(ctx, a.tmpA, la.fchg, N)
 		if p := drop(cfg.ResidPdrop); p > 0 {
@@ -233,7 +232,7 @@ func (m *Model) geluKind() tensor.GELUKind {
 // the trainable parameters.
 func (m *Model) Backward(b *Batch, seeds Seeds) {
 	be, cfg, a := m.Be, m.Cfg, m.acts
-	B, T, C, V, I := b.B, b.T, cfg.NEmbd, cfg.VocabSize, cfg.Inner()
+	B, T, C, V := b.B, b.T, cfg.NEmbd, cfg.VocabSize
 	N := B * T
 	// LM head (tied): dlnf = dlogits·WTE, dWTE += dlogitsᵀ·lnf.
 	be.MatMul(a.dln, a.logits, m.WTE.W, N, C, V, false, false, 1, 0)
@@ -253,9 +252,8 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		}
 		ctx.Seed = seeds.Site(l, siteAdProj)
 		ly.Proj.Backward(ctx, a.dfchg, dproj, la.fchg, N)
-		be.GELUBackward(a.dfch, a.dfchg, la.fch, N*I, gelu)
 		ctx.Seed = seeds.Site(l, siteAdFC)
-		ly.FC.Backward(ctx, a.dln, a.dfch, la.ln2, N)
+		ly.FC.BackwardGELU(ctx, a.dln, a.dfch, a.dfchg, la.fch, la.ln2, N, gelu)
 		// ∂res2 = ∂res[l+1] + LN2 backward.
 		be.LayerNormBackward(a.dres2, gradOf(ly.LN2W), gradOf(ly.LN2B), a.dln, la.res2, ly.LN2W.W, la.ln2m, la.ln2r, N, C)
 		be.AddInPlace(a.dres2, a.dres, N*C)

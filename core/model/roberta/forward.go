@@ -351,7 +351,7 @@ func (m *Model) drops(train bool) drops {
 func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seeds) {
 	be, cfg := m.Be, m.Cfg
 	a := m.ensureActs(b.B, b.T)
-	B, T, C, I := b.B, b.T, cfg.HiddenSize, cfg.IntermediateSize
+	B, T, C := b.B, b.T, cfg.HiddenSize
 	N := B * T
 	pad := int32(cfg.PadTokenID)
 	mask := b.Mask
@@ -416,8 +416,7 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 		be.Add(la.pre1, m.dropout(a.tmpB, a.tmpA, N*C, d.hidden, seeds.Site(l, siteAttnOut)), x, N*C)
 		be.LayerNorm(la.h1, la.m1, la.r1, la.pre1, ly.LN1W.W, ly.LN1B.W, N, C, cfg.LayerNormEps)
 		ctx.Seed = seeds.Site(l, siteAdInter)
-		ly.Inter.Forward(ctx, la.fc, la.h1, N)
-		be.GELU(la.fcg, la.fc, N*I, gelu)
+		ly.Inter.ForwardGELU(ctx, la.fcg, la.fc, la.h1, N, gelu)
 		ctx.Seed = seeds.Site(l, siteAdOut)
 		ly.Out.Forward(ctx, a.tmpA, la.fcg, N)
 		be.Add(la.pre2, m.dropout(a.tmpB, a.tmpA, N*C, d.hidden, seeds.Site(l, siteFFNOut)), la.h1, N*C)
@@ -535,7 +534,7 @@ func (m *Model) linearBack(l *peft.Linear, dx, dy, x tensor.Buf, N int) {
 // trainable parameters.
 func (m *Model) Backward(b *Batch, seeds Seeds) {
 	be, cfg, a := m.Be, m.Cfg, m.acts
-	B, T, C, I := b.B, b.T, cfg.HiddenSize, cfg.IntermediateSize
+	B, T, C := b.B, b.T, cfg.HiddenSize
 	N := B * T
 	d := m.drops(true)
 	top := len(m.Layers)
@@ -580,9 +579,8 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		dout := m.dropoutBack(a.dB, a.dA, N*C, d.hidden, seeds.Site(l, siteFFNOut))
 		ctx.Seed = seeds.Site(l, siteAdOut)
 		ly.Out.Backward(ctx, a.dfcg, dout, la.fcg, N)
-		be.GELUBackward(a.dfc, a.dfcg, la.fc, N*I, gelu)
 		ctx.Seed = seeds.Site(l, siteAdInter)
-		ly.Inter.Backward(ctx, a.dC, a.dfc, la.h1, N)
+		ly.Inter.BackwardGELU(ctx, a.dC, a.dfc, a.dfcg, la.fc, la.h1, N, gelu)
 		be.AddInPlace(a.dC, a.dA, N*C) // ∂h1: FFN input + residual
 		// attention.output.LayerNorm, then the attention branch.
 		be.LayerNormBackward(a.dA, gradOf(ly.LN1W), gradOf(ly.LN1B), a.dC, la.pre1, ly.LN1W.W, la.m1, la.r1, N, C)

@@ -1,0 +1,122 @@
+package peft
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/hutml/hut/core/cpu"
+	"github.com/hutml/hut/core/tensor"
+)
+
+// plainBackend hides the CPU backend's optional interfaces (tensor.ScaledGELU
+// among them), so ForwardGELU and BackwardGELU take the unfused path.
+type plainBackend struct{ tensor.Backend }
+
+// TestForwardGELUFusedMatchesPlain runs a linear layer and its GELU through
+// ForwardGELU/BackwardGELU on the CPU backend (fused for frozen, merged and
+// HUT layers) and on the same backend with its ScaledGELU hidden (the
+// separate Forward, GELU, GELUBackward and Backward): the outputs, the
+// gradients of the input and of the pre-activation and the parameter
+// gradients must be the same bits.
+func TestForwardGELUFusedMatchesPlain(t *testing.T) {
+	const N, In, Out = 5, 24, 1037 // Out: more than one GELU segment, not a multiple of 8
+	for _, method := range []string{"frozen", "hut", "hut-merged", "lora", "hira"} {
+		for _, withBias := range []bool{true, false} {
+			for _, kind := range []tensor.GELUKind{tensor.GELUTanh, tensor.GELUErf} {
+				t.Run(fmt.Sprintf("%s/bias=%v/kind%d", method, withBias, kind), func(t *testing.T) {
+					type result struct {
+						h, pre, dx, dpre []float32
+						grads            [][]float32
+					}
+					run := func(be tensor.Backend) (result, bool) {
+						r := rand.New(rand.NewPCG(1, 2))
+						rnd := func(n int, s float64) []float32 {
+							v := make([]float32, n)
+							for i := range v {
+								v[i] = float32(r.NormFloat64() * s)
+							}
+							return v
+						}
+						l := &Linear{Name: "h.0.mlp.c_fc", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In)}
+						be.Write(l.W.W, 0, rnd(Out*In, 0.2))
+						if withBias {
+							l.Bias = tensor.NewParam(be, "bias", Out)
+							be.Write(l.Bias.W, 0, rnd(Out, 0.5))
+						}
+						if method != "frozen" {
+							m := method
+							if m == "hut-merged" {
+								m = "hut"
+							}
+							if err := Attach(be, []*Linear{l}, &Config{Method: m, R: 3, Targets: []string{"c_fc"}}); err != nil {
+								t.Fatal(err)
+							}
+							for _, p := range l.Ad.Params() { // a, b (and LoRA's B) away from their initial values
+								be.Write(p.W, 0, rnd(p.Size(), 0.5))
+							}
+							if method == "hut-merged" {
+								if err := l.Ad.Merge(be, l); err != nil {
+									t.Fatal(err)
+								}
+							}
+						}
+						c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
+						x, dh := be.NewBuf(N*In), be.NewBuf(N*Out)
+						be.Write(x, 0, rnd(N*In, 1))
+						be.Write(dh, 0, rnd(N*Out, 1))
+						h, pre := be.NewBuf(N*Out), be.NewBuf(N*Out)
+						l.ForwardGELU(c, h, pre, x, N, kind)
+						read := func(b tensor.Buf) []float32 {
+							v := make([]float32, b.Len())
+							be.Read(b, 0, v)
+							return v
+						}
+						res := result{h: read(h), pre: read(pre)}
+						if method == "hut-merged" { // no backward through a merged adapter
+							return res, false
+						}
+						dx, dpre := be.NewBuf(N*In), be.NewBuf(N*Out)
+						l.BackwardGELU(c, dx, dpre, dh, pre, x, N, kind)
+						res.dx, res.dpre = read(dx), read(dpre)
+						if l.Ad != nil {
+							for _, p := range l.Ad.Params() {
+								res.grads = append(res.grads, read(p.G))
+							}
+						}
+						_, _, fused := l.fusedGELU(be)
+						return res, fused
+					}
+					fusedRes, fused := run(cpu.New())
+					plainRes, plainFused := run(plainBackend{cpu.New()})
+					if wantFused := method != "lora" && method != "hira"; method != "hut-merged" && fused != wantFused {
+						t.Fatalf("fused path taken: %v, want %v", fused, wantFused)
+					}
+					if plainFused {
+						t.Fatal("the fused path was taken without ScaledGELU")
+					}
+					same := func(what string, got, want []float32) {
+						t.Helper()
+						if len(got) != len(want) {
+							t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+						}
+						for i := range want {
+							if got[i] != want[i] {
+								t.Fatalf("%s[%d] = %v fused, %v plain", what, i, got[i], want[i])
+							}
+						}
+					}
+					same("h", fusedRes.h, plainRes.h)
+					same("dx", fusedRes.dx, plainRes.dx)
+					same("dpre", fusedRes.dpre, plainRes.dpre)
+					if len(fusedRes.grads) != len(plainRes.grads) {
+						t.Fatalf("%d parameter gradients, want %d", len(fusedRes.grads), len(plainRes.grads))
+					}
+					for i := range plainRes.grads {
+						same(fmt.Sprintf("grad %d", i), fusedRes.grads[i], plainRes.grads[i])
+					}
+				})
+			}
+		}
+	}
+}
