@@ -121,3 +121,106 @@ gbloop:
 gbdone:
 	VZEROUPPER
 	RET
+
+// The AVX-512 versions run the same instructions on 16 lanes, so every
+// element gets the bits of the AVX2 versions (TestGELUAVX512MatchesAVX2).
+#define LOADCONSTS512 \
+	VBROADCASTSS geluc<>+0(SB), Z15 \
+	VBROADCASTSS geluc<>+4(SB), Z14 \
+	VBROADCASTSS geluc<>+8(SB), Z13 \
+	VBROADCASTSS geluc<>+12(SB), Z12 \
+	VBROADCASTSS geluc<>+16(SB), Z11 \
+	VBROADCASTSS geluc<>+20(SB), Z10 \
+	VBROADCASTSS geluc<>+24(SB), Z9 \
+	VBROADCASTSS geluc<>+28(SB), Z8 \
+	VBROADCASTSS geluc<>+32(SB), Z7 \
+	VBROADCASTSS geluc<>+36(SB), Z6 \
+	VBROADCASTSS geluc<>+40(SB), Z5 \
+	VPBROADCASTD geluc<>+44(SB), Z4
+
+// SIGMOID2U512: Z0 = x (kept); Z2 = σ(2u(x)). Clobbers Z1, Z3.
+#define SIGMOID2U512 \
+	VMULPS Z0, Z0, Z1 \
+	VMULPS Z0, Z1, Z1 \
+	VBROADCASTSS geluc<>+48(SB), Z3 \
+	VMULPS Z3, Z1, Z1 \
+	VADDPS Z0, Z1, Z1 \
+	VBROADCASTSS geluc<>+52(SB), Z3 \
+	VMULPS Z3, Z1, Z1 \
+	VMAXPS Z1, Z15, Z1 \
+	VMINPS Z1, Z14, Z1 \
+	VMULPS Z13, Z1, Z3 \
+	VADDPS Z12, Z3, Z3 \
+	VRNDSCALEPS $1, Z3, Z3 \
+	VFNMADD231PS Z11, Z3, Z1 \
+	VFNMADD231PS Z10, Z3, Z1 \
+	VMOVAPS Z9, Z2 \
+	VFMADD213PS Z8, Z1, Z2 \
+	VFMADD213PS Z7, Z1, Z2 \
+	VFMADD213PS Z6, Z1, Z2 \
+	VFMADD213PS Z12, Z1, Z2 \
+	VFMADD213PS Z5, Z1, Z2 \
+	VFMADD213PS Z5, Z1, Z2 \
+	VCVTTPS2DQ Z3, Z3 \
+	VPADDD Z4, Z3, Z3 \
+	VPSLLD $23, Z3, Z3 \
+	VMULPS Z3, Z2, Z2 \
+	VADDPS Z5, Z2, Z2 \
+	VDIVPS Z2, Z5, Z2
+
+// func geluFwdAVX512(out, x []float32)   over len(x) &^ 15 elements
+TEXT ·geluFwdAVX512(SB), NOSPLIT, $0-48
+	MOVQ out_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	SHRQ $4, CX
+	JZ gfdone512
+	LOADCONSTS512
+gfloop512:
+	VMOVUPS (SI), Z0
+	SIGMOID2U512
+	VMULPS Z2, Z0, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gfloop512
+gfdone512:
+	VZEROUPPER
+	RET
+
+// func geluBwdAVX512(dx, dout, x []float32)   over len(x) &^ 15 elements:
+// dx = dout·(s + x·s(1-s)·2√(2/π)(1 + 3·0.044715x²)), s = σ(2u).
+TEXT ·geluBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), DI
+	MOVQ dout_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ x_len+56(FP), CX
+	SHRQ $4, CX
+	JZ gbdone512
+	LOADCONSTS512
+gbloop512:
+	VMOVUPS (SI), Z0
+	SIGMOID2U512
+	VSUBPS Z2, Z5, Z3
+	VMULPS Z2, Z3, Z3
+	VMULPS Z0, Z0, Z1
+	VBROADCASTSS geluc<>+60(SB), Z4
+	VMULPS Z4, Z1, Z1
+	VADDPS Z5, Z1, Z1
+	VBROADCASTSS geluc<>+56(SB), Z4
+	VMULPS Z4, Z1, Z1
+	VMULPS Z0, Z1, Z1
+	VMULPS Z3, Z1, Z1
+	VADDPS Z2, Z1, Z1
+	VMULPS (DX), Z1, Z1
+	VMOVUPS Z1, (DI)
+	VPBROADCASTD geluc<>+44(SB), Z4
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gbloop512
+gbdone512:
+	VZEROUPPER
+	RET
