@@ -65,28 +65,31 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 // softmaxRow turns row[:last] into probabilities (keys with km[j] == 0 get
 // 0; a row with no visible key is all zero) and zeroes row[last:].
 func softmaxRow(row []float32, last int, km []int32) {
+	if km == nil {
+		if last > 0 {
+			maxv, _ := maxSum(row[:last])
+			if sum := expSubSum(row[:last], row[:last], maxv); sum > 0 {
+				scaleShift(row[:last], 1/sum, 0)
+			}
+		}
+		clear(row[last:])
+		return
+	}
 	maxv := float32(math.Inf(-1))
 	for j := 0; j < last; j++ {
-		if km != nil && km[j] == 0 {
-			continue
-		}
-		if row[j] > maxv {
+		if km[j] != 0 && row[j] > maxv {
 			maxv = row[j]
 		}
 	}
 	var sum float32
-	if km == nil {
-		sum = expSubSum(row[:last], row[:last], maxv)
-	} else {
-		for j := 0; j < last; j++ {
-			if km[j] == 0 {
-				row[j] = 0
-				continue
-			}
-			e := expf(row[j] - maxv)
-			row[j] = e
-			sum += e
+	for j := 0; j < last; j++ {
+		if km[j] == 0 {
+			row[j] = 0
+			continue
 		}
+		e := expf(row[j] - maxv)
+		row[j] = e
+		sum += e
 	}
 	inv := float32(0)
 	if sum > 0 {

@@ -3,6 +3,8 @@ package cpu
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hutml/hut/core/tensor"
 )
 
 // BenchmarkLayerNorm times the layer norm of one GPT-2 124M training step's
@@ -93,3 +95,30 @@ func BenchmarkGELUScaled(b *testing.B) {
 	})
 }
 
+// BenchmarkAttention times causal attention of one GPT-2 124M layer in the
+// training step (B = 4, T = 64, C = 768, 12 heads), forward and backward.
+//
+//	go test -run XXX -bench Attention ./core/cpu
+func BenchmarkAttention(b *testing.B) {
+	be := New()
+	B, T, C, NH := 4, 64, 768, 12
+	r := rand.New(rand.NewPCG(1, 2))
+	qkv, out, att := be.NewBuf(B*T*3*C), be.NewBuf(B*T*C), be.NewBuf(B*NH*T*T)
+	dqkv, dout := be.NewBuf(B*T*3*C), be.NewBuf(B*T*C)
+	for _, buf := range []*Buf{qkv.(*Buf), dout.(*Buf)} {
+		for i := range buf.D {
+			buf.D[i] = float32(r.NormFloat64())
+		}
+	}
+	spec := tensor.AttnSpec{B: B, T: T, C: C, NH: NH, Causal: true}
+	b.Run("forward", func(b *testing.B) {
+		for b.Loop() {
+			be.Attention(out, att, qkv, spec)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		for b.Loop() {
+			be.AttentionBackward(dqkv, nil, dout, qkv, att, spec)
+		}
+	})
+}
