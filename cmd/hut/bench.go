@@ -360,7 +360,6 @@ func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 			return nil, err
 		}
 	}
-	m.PackLMHead() // as hut train does (a no-op when wte is trained)
 	rng := rand.New(rand.NewPCG(1, 2))
 	N := B * T
 	batch := &gpt2.Batch{B: B, T: T, Tokens: make([]int32, N), Targets: make([]int32, N), Weights: make([]float32, N)}

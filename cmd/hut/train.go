@@ -117,7 +117,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := m.Attach(pc); err != nil {
 		return fmt.Errorf("--method %s: %w", pc.Method, err)
 	}
-	m.PackLMHead() // the frozen LM head, packed once instead of in every step
 	tr, all := m.CountParams()
 	fmt.Fprintf(stdout, "model %s: %d layers, width %d, %s parameters\n", dir, m.Cfg.NLayer, m.Cfg.NEmbd, peft.FormatCount(m.NumParams()))
 	fmt.Fprintf(stdout, "method %s (r=%d, targets %s)\n", pc.Method, pc.R, strings.Join(pc.Targets, ","))

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/hutml/hut/core/gemm"
 	"github.com/hutml/hut/core/tensor"
 )
 
@@ -119,6 +120,45 @@ func BenchmarkAttention(b *testing.B) {
 	b.Run("backward", func(b *testing.B) {
 		for b.Loop() {
 			be.AttentionBackward(dqkv, nil, dout, qkv, att, spec)
+		}
+	})
+}
+
+// BenchmarkLMHead times GPT-2 124M's tied LM head with its loss and input
+// gradient in the training step (N = 256 rows, V = 50257, C = 768): fused
+// (LinearCrossEntropy) against the separate passes the step runs without it
+// (the logits from the packed LM head, CrossEntropy, the input-gradient
+// product). The weights are 154 MB, more than the cache, as in a step.
+//
+//	go test -run XXX -bench LMHead ./core/cpu
+func BenchmarkLMHead(b *testing.B) {
+	be := New()
+	N, V, C := 256, 50257, 768
+	r := rand.New(rand.NewPCG(1, 2))
+	x, w := be.NewBuf(N*C), be.NewBuf(V*C)
+	for _, buf := range []*Buf{x.(*Buf), w.(*Buf)} {
+		for i := range buf.D {
+			buf.D[i] = float32(r.NormFloat64()) * 0.1
+		}
+	}
+	tgt, wt := be.NewIBuf(N), be.NewBuf(N)
+	for n := 0; n < N; n++ {
+		tgt.(*IBuf).D[n] = int32(r.IntN(V))
+		wt.(*Buf).D[n] = 1 / float32(N)
+	}
+	stats, dx := be.NewBuf(2), be.NewBuf(N*C)
+	b.Run("fused", func(b *testing.B) {
+		for b.Loop() {
+			be.LinearCrossEntropy(stats, 1, dx, x, w, tgt, wt, N, V, C, 0)
+		}
+	})
+	b.Run("unfused", func(b *testing.B) {
+		logits := be.NewBuf(N * V)
+		pk := gemm.PackB(true, V, C, F(w), C)
+		for b.Loop() {
+			gemm.SgemmPacked(false, N, 1, F(x), C, nil, pk, 0, F(logits), V)
+			be.CrossEntropy(stats, 1, logits, logits, tgt, wt, N, V, 0)
+			be.MatMul(dx, logits, w, N, C, V, false, false, 1, 0)
 		}
 	})
 }

@@ -36,8 +36,9 @@ type Backend struct {
 }
 
 var (
-	_ tensor.Backend = (*Backend)(nil)
-	_ tensor.Packer  = (*Backend)(nil)
+	_ tensor.Backend            = (*Backend)(nil)
+	_ tensor.ScaledGELU         = (*Backend)(nil)
+	_ tensor.LinearCrossEntropy = (*Backend)(nil)
 )
 
 // New returns a CPU backend using all cores (GOMAXPROCS).
@@ -128,27 +129,6 @@ func (be *Backend) parallel(n int, cost int, fn func(lo, hi int)) {
 // MatMul implements tensor.Backend.
 func (be *Backend) MatMul(c, a, b tensor.Buf, m, n, k int, transA, transB bool, alpha, beta float32) {
 	be.MatMulScaled(c, a, b, nil, m, n, k, transA, transB, alpha, beta)
-}
-
-// packedB is the CPU backend's tensor.Packed.
-type packedB struct{ pb *gemm.PackedB }
-
-func (p packedB) Bytes() int { return p.pb.Size() }
-
-// PackB implements tensor.Packer with gemm.PackB.
-func (be *Backend) PackB(b tensor.Buf, n, k int, transB bool) tensor.Packed {
-	ld := n
-	if transB {
-		ld = k
-	}
-	return packedB{gemm.PackB(transB, n, k, F(b), max(ld, 1))}
-}
-
-// MatMulPacked implements tensor.Packer with gemm.SgemmPacked.
-func (be *Backend) MatMulPacked(c, a tensor.Buf, p tensor.Packed, m int, alpha, beta float32) {
-	pb := p.(packedB).pb
-	n, k := pb.Dims()
-	gemm.SgemmPacked(false, m, alpha, F(a), max(k, 1), nil, pb, beta, F(c), max(n, 1))
 }
 
 // MatMulScaled implements tensor.Backend: the scaling is folded into the

@@ -72,12 +72,20 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // matrix, without writing that matrix. s = nil is Sgemm. Other arguments
 // are as for Sgemm; it panics if len(s) < k.
 func SgemmScaled(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemm(transA, transB, m, n, k, alpha, a, lda, s, b, ldb, beta, c, ldc, nil)
+	sgemm(transA, transB, m, n, k, alpha, a, lda, s, b, ldb, beta, c, ldc, nil, false)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine alone, for callers that run
+// independent products on workers of their own (a product that started its
+// own workers there would oversubscribe the cores). The result is Sgemm's.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, nil, b, ldb, beta, c, ldc, nil, true)
 }
 
 // sgemm is SgemmScaled, with op(B)'s packed panels taken from pb when pb is
-// not nil (SgemmPacked, which passes one only for a plan that can use it).
-func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int, pb *PackedB) {
+// not nil (SgemmPacked, which passes one only for a plan that can use it),
+// on the calling goroutine alone when serial is set.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int, pb *PackedB, serial bool) {
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if s != nil && len(s) < k {
 		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(s), k))
@@ -92,7 +100,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	p := problem{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-		scaleA: s, packedB: pb,
+		scaleA: s, packedB: pb, serial: serial,
 	}
 	run(active, &p)
 }
@@ -261,6 +269,7 @@ type problem struct {
 	scaleA         []float32 // SgemmScaled's s, or nil
 	scaleE         []float32 // scaleA expanded (expandScales)
 	packedB        *PackedB  // SgemmPacked's op(B), packed (m ≤ n only)
+	serial         bool      // SgemmSerial: one goroutine
 }
 
 // packA packs op(A) like impl.packA and applies SgemmScaled's scaling.
@@ -446,6 +455,9 @@ func makePlan(im *impl, p *problem, pl *plan) {
 
 	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
 	t := min(threadCap(), int(flops/minFlopsPerThread)+1)
+	if p.serial {
+		t = 1
+	}
 	// Guided chunks: each takes 1/(2t) of what is left, so they start large
 	// and end small, and a core that loses time to a neighbour (or a
 	// goroutine that starts late) delays the end by one small chunk only.

@@ -432,3 +432,40 @@ func TestScaled(t *testing.T) {
 		active = saved
 	}
 }
+
+// TestSerial: SgemmSerial gives Sgemm's bits in every orientation, and its
+// plan has one thread for a product that Sgemm would split.
+func TestSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	m, n, k := 130, 300, 520
+	for _, o := range orients {
+		ar, ac := m, k
+		if o[0] {
+			ar, ac = k, m
+		}
+		br, bc := k, n
+		if o[1] {
+			br, bc = n, k
+		}
+		A, B, C0 := newMat(rng, ar, ac, ac), newMat(rng, br, bc, bc), newMat(rng, m, n, n)
+		want := append([]float32(nil), C0.data...)
+		got := append([]float32(nil), C0.data...)
+		Sgemm(o[0], o[1], m, n, k, 0.75, A.data, A.ld, B.data, B.ld, 0.5, want, n)
+		SgemmSerial(o[0], o[1], m, n, k, 0.75, A.data, A.ld, B.data, B.ld, 0.5, got, n)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("tA=%v tB=%v: c[%d] = %v, Sgemm %v", o[0], o[1], i, got[i], want[i])
+			}
+		}
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	for _, serial := range []bool{false, true} {
+		var pl plan
+		makePlan(active, &problem{m: 256, n: 768, k: 768, serial: serial}, &pl)
+		if want := map[bool]int{false: 2, true: 1}[serial]; pl.threads != want {
+			t.Errorf("serial=%v: the plan has %d threads, want %d", serial, pl.threads, want)
+		}
+	}
+}

@@ -74,5 +74,5 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, s []fl
 	if pb.im != active || m > pb.n {
 		use = nil
 	}
-	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, s, pb.b, pb.ldb, beta, c, ldc, use)
+	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, s, pb.b, pb.ldb, beta, c, ldc, use, false)
 }

@@ -225,24 +225,6 @@ func (s Seeds) Site(layer, site int) uint32 {
 	return Hash32(uint32(s) ^ Hash32(uint32(layer*16+site+1)))
 }
 
-// Packed is a matrix that a Packer holds packed for its matrix products.
-type Packed interface {
-	// Bytes is the memory the packed copy takes.
-	Bytes() int
-}
-
-// Packer is implemented by backends that can keep a matrix packed for their
-// matrix products (the CPU backend), so that a frozen operand that takes part
-// in every training step is not packed again in every product.
-type Packer interface {
-	// PackB packs op(B), k×n (b is n×k when transB, else k×n), for
-	// MatMulPacked. b must not change while the result is in use.
-	PackB(b Buf, n, k int, transB bool) Packed
-	// MatMulPacked is MatMul with op(B) from p and A not transposed:
-	// c = alpha·a·op(B) + beta·c, a m×k, c m×n. The result is MatMul's.
-	MatMulPacked(c, a Buf, p Packed, m int, alpha, beta float32)
-}
-
 // ScaledGELU is implemented by backends that can finish a linear layer's
 // output inside the GELU that consumes it (the CPU backend), so that the
 // pre-activation Y = Z⊙s + bias is never written: the layer stores Z and
@@ -256,4 +238,18 @@ type ScaledGELU interface {
 	// the gradient of the pre-activation, and, when ds is not nil,
 	// ds[c] += Σ_n dx[n,c]·z[n,c], the gradient of s (accumulated).
 	GELUScaledBackward(dx, ds, dout, z, s, bias Buf, N, C int, kind GELUKind)
+}
+
+// LinearCrossEntropy is implemented by backends that fuse a tied LM head
+// with the cross-entropy after it (the CPU backend): the logits x·wᵀ are
+// formed one block of the vocabulary at a time and never stored whole, w is
+// read once, and the gradient of x comes out of the same pass.
+type LinearCrossEntropy interface {
+	// LinearCrossEntropy adds Σ_n weight[n]·loss_n to stats[statOff], with
+	// loss_n the (label-smoothed) cross-entropy of the logits row x[n]·wᵀ
+	// (x [N, C], w [V, C]) against targets[n], as CrossEntropy does; when dx
+	// is not nil it writes dx = ∂L/∂x = (∂L/∂logits)·w [N, C]. The results
+	// are those of MatMul, CrossEntropy and MatMul up to rounding (the sums
+	// run in another order), and do not depend on the number of threads.
+	LinearCrossEntropy(stats Buf, statOff int, dx, x, w Buf, targets IBuf, weight Buf, N, V, C int, smoothing float32)
 }

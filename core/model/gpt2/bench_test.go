@@ -54,7 +54,6 @@ func benchSetup(b *testing.B, method string) (*Model, *Batch) {
 			b.Fatal(err)
 		}
 	}
-	m.PackLMHead() // as hut train and hut bench do
 	r := rand.New(rand.NewPCG(1, 2))
 	B, T := 4, 64
 	batch := &Batch{B: B, T: T, Tokens: make([]int32, B*T), Targets: make([]int32, B*T), Weights: make([]float32, B*T)}

@@ -44,7 +44,8 @@ type activations struct {
 	res               []tensor.Buf // res[0] = embeddings, res[l+1] = block l output
 	layers            []layerActs
 	lnf, lnfm, lnfr   tensor.Buf
-	logits            tensor.Buf
+	logits            tensor.Buf // [N, V], allocated when first needed
+	dlnDone           bool       // Forward left ∂L/∂lnf in dln (fused LM head)
 	tmpA, tmpB        tensor.Buf // [N, C] scratch: projections before dropout
 	dres, dres2, dtmp tensor.Buf // [N, C]
 	dln               tensor.Buf // [N, C]
@@ -76,7 +77,6 @@ func (m *Model) ensureActs(B, T int) *activations {
 		})
 	}
 	a.lnf, a.lnfm, a.lnfr = be.NewBuf(N*C), be.NewBuf(N), be.NewBuf(N)
-	a.logits = be.NewBuf(N * cfg.VocabSize)
 	a.tmpA, a.tmpB = be.NewBuf(N*C), be.NewBuf(N*C)
 	a.dres, a.dres2, a.dtmp, a.dln = be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C)
 	a.dqkv = be.NewBuf(N * 3 * C)
@@ -96,7 +96,10 @@ func (m *Model) freeActs() {
 	be.FreeI(a.tok)
 	be.FreeI(a.pos)
 	be.FreeI(a.tgt)
-	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.logits, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.dfch, a.dfchg, a.attScratch}
+	if a.logits != nil {
+		be.Free(a.logits)
+	}
+	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.dfch, a.dfchg, a.attScratch}
 	bufs = append(bufs, a.res...)
 	for _, l := range a.layers {
 		bufs = append(bufs, l.ln1, l.ln1m, l.ln1r, l.qkv, l.att, l.atty, l.res2, l.ln2, l.ln2m, l.ln2r, l.fch, l.fchg)
@@ -150,7 +153,9 @@ const (
 // Forward runs the model on a batch and adds Σ weight·loss into
 // stats[StatLoss] (stats has NumStats entries). With train set, dropout is
 // on and everything the backward pass needs is kept; with grad set the
-// logits buffer is overwritten by ∂L/∂logits for Backward.
+// logits buffer is overwritten by ∂L/∂logits for Backward — or, on a backend
+// with tensor.LinearCrossEntropy and wte frozen, the LM head and the loss
+// run fused: the logits are not stored and Backward starts from ∂L/∂lnf.
 func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seeds, smoothing float32) {
 	be, cfg := m.Be, m.Cfg
 	a := m.ensureActs(b.B, b.T)
@@ -208,11 +213,18 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 		}
 	}
 	be.LayerNorm(a.lnf, a.lnfm, a.lnfr, a.res[cfg.NLayer], m.LNFW.W, m.LNFB.W, N, C, cfg.LayerNormEps)
-	if pk, ok := m.lmPacked(); ok {
-		pk.MatMulPacked(a.logits, a.lnf, m.lmPack, N, 1, 0)
-	} else {
-		be.MatMul(a.logits, a.lnf, m.WTE.W, N, V, C, false, true, 1, 0)
+	a.dlnDone = false
+	if lce, ok := be.(tensor.LinearCrossEntropy); ok && grad && !m.WTE.Trainable() {
+		// The tied LM head fused with the loss: the logits are never
+		// stored, wte is read once, and ∂L/∂lnf is ready for Backward.
+		lce.LinearCrossEntropy(stats, StatLoss, a.dln, a.lnf, m.WTE.W, a.tgt, a.w, N, V, C, smoothing)
+		a.dlnDone = true
+		return
 	}
+	if a.logits == nil {
+		a.logits = be.NewBuf(N * V)
+	}
+	be.MatMul(a.logits, a.lnf, m.WTE.W, N, V, C, false, true, 1, 0)
 	var dlogits tensor.Buf
 	if grad {
 		dlogits = a.logits
@@ -234,10 +246,13 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 	be, cfg, a := m.Be, m.Cfg, m.acts
 	B, T, C, V := b.B, b.T, cfg.NEmbd, cfg.VocabSize
 	N := B * T
-	// LM head (tied): dlnf = dlogits·WTE, dWTE += dlogitsᵀ·lnf.
-	be.MatMul(a.dln, a.logits, m.WTE.W, N, C, V, false, false, 1, 0)
-	if m.WTE.Trainable() {
-		be.MatMul(m.WTE.G, a.logits, a.lnf, V, C, N, true, false, 1, 1)
+	// LM head (tied): dlnf = dlogits·WTE, dWTE += dlogitsᵀ·lnf, unless the
+	// fused head of Forward has left dlnf in a.dln (wte is then frozen).
+	if !a.dlnDone {
+		be.MatMul(a.dln, a.logits, m.WTE.W, N, C, V, false, false, 1, 0)
+		if m.WTE.Trainable() {
+			be.MatMul(m.WTE.G, a.logits, a.lnf, V, C, N, true, false, 1, 1)
+		}
 	}
 	be.LayerNormBackward(a.dres, gradOf(m.LNFW), gradOf(m.LNFB), a.dln, a.res[cfg.NLayer], m.LNFW.W, a.lnfm, a.lnfr, N, C)
 	ctx := &peft.Ctx{Be: be, WS: m.ws, Train: true}

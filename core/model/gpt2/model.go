@@ -45,9 +45,6 @@ type Model struct {
 	ws      *peft.Workspace
 	acts    *activations
 	merged  bool
-	// lmPack is the tied LM head packed by PackLMHead for the logits
-	// (op(B) = WTEᵀ), or nil.
-	lmPack tensor.Packed
 }
 
 // New allocates a model with zero weights; use Init or Load to fill it.
@@ -85,7 +82,6 @@ func New(be tensor.Backend, cfg Config) *Model {
 // Init fills the weights as Hugging Face's GPT-2 initialises them: normal
 // with std 0.02 (c_proj weights 0.02/√(2·n_layer)), zero biases, unit norms.
 func (m *Model) Init(seed uint64) {
-	m.lmPack = nil
 	rng := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
 	// Values are written in chunks so that initialising a large model
 	// needs no second copy of it in host memory.
@@ -114,32 +110,6 @@ func (m *Model) Init(seed uint64) {
 		normal(ly.Proj.W, projStd)
 	}
 	fill(m.LNFW, 1)
-}
-
-// PackLMHead keeps the tied LM head (wte, V×C) packed for the backend's
-// product that computes the logits, so that a training step does not pack
-// (transpose) its V·C weights again: the logits' product of GPT-2 124M runs
-// about 8% faster on the CPU (go test -bench Packed ./core/gemm), for 4·V·C
-// bytes (154 MB at 124M). Their input gradient reads wte in its stored
-// order and gains nothing from a packed copy. It returns the bytes it
-// holds: 0 when the backend cannot pack (tensor.Packer) or wte is trained
-// (the copy would go stale). The logits are the same bits either way. Init
-// and LoadStateDict drop the copy; code that changes wte in another way
-// must call PackLMHead again.
-func (m *Model) PackLMHead() int {
-	m.lmPack = nil
-	pk, ok := m.Be.(tensor.Packer)
-	if !ok || m.WTE.Trainable() {
-		return 0
-	}
-	m.lmPack = pk.PackB(m.WTE.W, m.Cfg.VocabSize, m.Cfg.NEmbd, true)
-	return m.lmPack.Bytes()
-}
-
-// lmPacked returns the packer when the packed LM head is there and valid.
-func (m *Model) lmPacked() (tensor.Packer, bool) {
-	pk, ok := m.Be.(tensor.Packer)
-	return pk, ok && m.lmPack != nil && !m.WTE.Trainable()
 }
 
 // Params returns the base model's parameters (Hugging Face names, with
@@ -188,7 +158,6 @@ func isBuffer(name string) bool {
 // the transformer. prefix or not; Conv1D weights are stored [in, out] and
 // are transposed here; lm_head.weight, if present, must equal wte.
 func (m *Model) LoadStateDict(sd hf.StateDict) error {
-	m.lmPack = nil
 	byName := map[string]*hf.Tensor{}
 	for k, t := range sd {
 		if isBuffer(k) {
