@@ -76,33 +76,45 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, w, b tensor.Buf, N, C int, eps 
 	O, M, R, X, W, B := F(out)[:N*C], F(mean)[:N], F(rstd)[:N], F(x)[:N*C], F(w)[:C], F(b)[:C]
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			xr := X[n*C : (n+1)*C]
-			mu := partSum(xr, false) / float32(C)
-			v2 := sqDevSum(xr, mu)
-			rs := 1 / float32(math.Sqrt(float64(v2/float32(C)+eps)))
-			o, gain, shift := O[n*C:(n+1)*C], W[:C], B[:C]
-			for c, v := range xr {
-				o[c] = (v-mu)*rs*gain[c] + shift[c]
-			}
-			M[n], R[n] = mu, rs
+			M[n], R[n] = lnRowFwd(O[n*C:(n+1)*C], X[n*C:(n+1)*C], W, B, eps)
 		}
 	})
+}
+
+// lnRowFwdGo is the portable lnRowFwd: o = (x−mu)·rs·g + b for one row,
+// with its mean mu and 1/√(variance + eps) rs.
+func lnRowFwdGo(o, x, g, b []float32, eps float32) (mu, rs float32) {
+	C := len(x)
+	mu = partSum(x, false) / float32(C)
+	v2 := sqDevSum(x, mu)
+	rs = 1 / float32(math.Sqrt(float64(v2/float32(C)+eps)))
+	o, g, b = o[:C], g[:C], b[:C]
+	for c, v := range x {
+		o[c] = (v-mu)*rs*g[c] + b[c]
+	}
+	return mu, rs
+}
+
+// lnRowBwdGo is the portable lnRowBwd: the input gradient d of one row
+// from its output gradient do (x̂ = (x−mu)·rs, g = do·w):
+// d = (g − mean(g) − x̂·mean(g·x̂))·rs.
+func lnRowBwdGo(d, do, x, w []float32, mu, rs float32) {
+	C := float32(len(do))
+	dm, dmn := lnGradSums(do, x, w, mu, rs)
+	dm /= C
+	dmn /= C
+	x, d, w = x[:len(do)], d[:len(do)], w[:len(do)]
+	for c := range do {
+		norm := (x[c] - mu) * rs
+		d[c] = (do[c]*w[c] - dm - norm*dmn) * rs
+	}
 }
 
 func (be *Backend) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd tensor.Buf, N, C int) {
 	DX, DO, X, W, M, R := F(dx)[:N*C], F(dout)[:N*C], F(x)[:N*C], F(w)[:C], F(mean)[:N], F(rstd)[:N]
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			do, xr, d := DO[n*C:(n+1)*C], X[n*C:(n+1)*C], DX[n*C:(n+1)*C]
-			mu, rs := M[n], R[n]
-			dm, dmn := lnGradSums(do, xr, W, mu, rs)
-			dm /= float32(C)
-			dmn /= float32(C)
-			xr, d, gain := xr[:len(do)], d[:len(do)], W[:len(do)]
-			for c := range do {
-				norm := (xr[c] - mu) * rs
-				d[c] = (do[c]*gain[c] - dm - norm*dmn) * rs
-			}
+			lnRowBwd(DX[n*C:(n+1)*C], DO[n*C:(n+1)*C], X[n*C:(n+1)*C], W, M[n], R[n])
 		}
 	})
 	if dw == nil && db == nil {
