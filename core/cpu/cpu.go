@@ -68,6 +68,14 @@ func I(b tensor.IBuf) []int32 {
 	return b.(*IBuf).D
 }
 
+// optF is F(b)[:n], or nil for a nil b.
+func optF(b tensor.Buf, n int) []float32 {
+	if b == nil {
+		return nil
+	}
+	return F(b)[:n]
+}
+
 // From wraps a host slice as a Buf without copying.
 func From(d []float32) *Buf { return &Buf{D: d} }
 

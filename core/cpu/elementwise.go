@@ -32,11 +32,15 @@ func (be *Backend) Scale(out, x tensor.Buf, alpha float32, n int) {
 
 func (be *Backend) AXPY(y, x tensor.Buf, alpha float32, n int) {
 	Y, X := F(y)[:n], F(x)[:n]
-	be.parallel(n, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			Y[i] += alpha * X[i]
-		}
-	})
+	be.parallel(n, 1, func(lo, hi int) { axpy(Y[lo:hi], X[lo:hi], alpha) })
+}
+
+// axpy sets y += a·x.
+func axpy(y, x []float32, a float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += a * v
+	}
 }
 
 func (be *Backend) ScaleCols(out, x, s tensor.Buf, N, C int) {
@@ -187,18 +191,10 @@ func partSum(x []float32, square bool) float32 {
 }
 
 func (be *Backend) ScaleColsBias(out, x, s, bias tensor.Buf, N, C int) {
-	O, X, S := F(out)[:N*C], F(x)[:N*C], F(s)[:C]
-	var B []float32
-	if bias != nil {
-		B = F(bias)[:C]
-	}
+	O, X, S, B := F(out)[:N*C], F(x)[:N*C], F(s)[:C], optF(bias, C)
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			o := O[n*C : (n+1)*C]
-			mulVec(o, X[n*C:(n+1)*C], S)
-			if B != nil {
-				addVec(o, B)
-			}
+			preAct(O[n*C:(n+1)*C], X[n*C:(n+1)*C], S, B, 0)
 		}
 	})
 }
@@ -206,11 +202,7 @@ func (be *Backend) ScaleColsBias(out, x, s, bias tensor.Buf, N, C int) {
 // ColSumMulScale splits the channels across workers (each owns its column
 // sums and its columns of out), so sums keep a fixed order.
 func (be *Backend) ColSumMulScale(dst, out, h, x, s tensor.Buf, N, C int) {
-	D, H, X, S := F(dst)[:C], F(h)[:N*C], F(x)[:N*C], F(s)[:C]
-	var O []float32
-	if out != nil {
-		O = F(out)[:N*C]
-	}
+	D, H, X, S, O := F(dst)[:C], F(h)[:N*C], F(x)[:N*C], F(s)[:C], optF(out, N*C)
 	be.parallel(C, N, func(lo, hi int) {
 		sp := workBuf(hi - lo)
 		defer putWorkBuf(sp)

@@ -155,15 +155,7 @@ const sqrt2OverPi = 0.7978845608028654
 
 func (be *Backend) GELU(out, x tensor.Buf, n int, kind tensor.GELUKind) {
 	O, X := F(out)[:n], F(x)[:n]
-	be.parallel(n, 8, func(lo, hi int) {
-		if kind == tensor.GELUTanh {
-			geluTanhVec(O[lo:hi], X[lo:hi])
-			return
-		}
-		for i := lo; i < hi; i++ {
-			O[i] = geluF(X[i], kind)
-		}
-	})
+	be.parallel(n, 8, func(lo, hi int) { geluRow(O[lo:hi], X[lo:hi], kind) })
 }
 
 func geluF(x float32, kind tensor.GELUKind) float32 {
@@ -185,22 +177,15 @@ func geluGrad(x float32, kind tensor.GELUKind) float32 {
 
 func (be *Backend) GELUBackward(dx, dout, x tensor.Buf, n int, kind tensor.GELUKind) {
 	DX, DO, X := F(dx)[:n], F(dout)[:n], F(x)[:n]
-	be.parallel(n, 8, func(lo, hi int) {
-		if kind == tensor.GELUTanh {
-			geluTanhGradVec(DX[lo:hi], DO[lo:hi], X[lo:hi])
-			return
-		}
-		for i := lo; i < hi; i++ {
-			DX[i] = DO[i] * geluGrad(X[i], kind)
-		}
-	})
+	be.parallel(n, 8, func(lo, hi int) { geluGradRow(DX[lo:hi], DO[lo:hi], X[lo:hi], kind) })
 }
 
 // geluSeg is the row segment GELUScaled forms its pre-activation in.
 const geluSeg = 1024
 
-// preAct sets t = z⊙s[c0:] + bias[c0:] (s, bias nil: skipped) with the
-// arithmetic of ScaleColsBias and AddBias, so the GELU sees their bits.
+// preAct sets t = z⊙s[c0:] + bias[c0:] (s, bias nil: skipped); it is
+// ScaleColsBias's row, and AddBias's when s is nil, so the fused GELU sees
+// their bits.
 func preAct(t, z, s, bias []float32, c0 int) {
 	if s != nil {
 		mulVec(t, z, s[c0:c0+len(t)])
@@ -230,14 +215,6 @@ func geluGradRow(dx, dout, x []float32, kind tensor.GELUKind) {
 	for i, v := range x {
 		dx[i] = dout[i] * geluGrad(v, kind)
 	}
-}
-
-// optF is F(b)[:n], or nil for a nil b.
-func optF(b tensor.Buf, n int) []float32 {
-	if b == nil {
-		return nil
-	}
-	return F(b)[:n]
 }
 
 // GELUScaled implements tensor.ScaledGELU. Each row's pre-activation is

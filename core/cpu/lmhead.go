@@ -192,10 +192,3 @@ func (q *lcePart) free() {
 		q.accp, q.acc = nil, nil
 	}
 }
-
-// axpy sets y += a·x.
-func axpy(y, x []float32, a float32) {
-	for i, v := range x {
-		y[i] += a * v
-	}
-}

@@ -110,11 +110,7 @@ func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
 		z = c.WS.Get(wsB, N*l.Out)
 	}
 	a := h.forwardZ(c, l, z, x, N)
-	var bias tensor.Buf
-	if l.Bias != nil {
-		bias = l.Bias.W
-	}
-	c.Be.ScaleColsBias(y, z, a, bias, N, l.Out)
+	c.Be.ScaleColsBias(y, z, a, l.bias(), N, l.Out)
 }
 
 // forwardZ implements scaledOutput: z = (X⊙bᵀ)·W0ᵀ, with the scaling
