@@ -191,17 +191,23 @@ func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac, br, bc := storedDims(transA, transB, m, n, k)
 	checkMat("a", a, ar, ac, lda, m > 0 && n > 0 && k > 0)
 	checkMat("b", b, br, bc, ldb, m > 0 && n > 0 && k > 0)
 	checkMat("c", c, m, n, ldc, m > 0 && n > 0)
+}
+
+// storedDims returns the stored shapes of A (ar×ac) and B (br×bc) of an
+// m×n×k product: op(A) = Aᵀ with transA, op(B) = Bᵀ with transB.
+func storedDims(transA, transB bool, m, n, k int) (ar, ac, br, bc int) {
+	ar, ac, br, bc = m, k, k, n
+	if transA {
+		ar, ac = k, m
+	}
+	if transB {
+		br, bc = n, k
+	}
+	return ar, ac, br, bc
 }
 
 func checkMat(name string, s []float32, rows, cols, ld int, used bool) {

@@ -255,14 +255,7 @@ func TestDeterminism(t *testing.T) {
 		for _, o := range orients {
 			for _, s := range shapes {
 				m, n, k := s[0], s[1], s[2]
-				ar, ac := m, k
-				if o[0] {
-					ar, ac = k, m
-				}
-				br, bc := k, n
-				if o[1] {
-					br, bc = n, k
-				}
+				ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 				A := newMat(rng, ar, ac, ac)
 				B := newMat(rng, br, bc, bc)
 				C0 := newMat(rng, m, n, n)
@@ -299,14 +292,7 @@ func TestChunkingInvariance(t *testing.T) {
 		small.ncMax = small.nr
 		for _, o := range orients {
 			m, n, k := 53, 71, 600
-			ar, ac := m, k
-			if o[0] {
-				ar, ac = k, m
-			}
-			br, bc := k, n
-			if o[1] {
-				br, bc = n, k
-			}
+			ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 			A := newMat(rng, ar, ac, ac)
 			B := newMat(rng, br, bc, bc)
 			C := newMat(rng, m, n, n)
@@ -394,14 +380,7 @@ func TestScaled(t *testing.T) {
 		for _, o := range orients {
 			for _, d := range [][3]int{{1, 1, 1}, {7, 19, 33}, {300, 40, 600}, {40, 300, 600}} {
 				m, n, k := d[0], d[1], d[2]
-				ar, ac := m, k
-				if o[0] {
-					ar, ac = k, m
-				}
-				br, bc := k, n
-				if o[1] {
-					br, bc = n, k
-				}
+				ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 				A := newMat(rng, ar, ac, ac+1)
 				B := newMat(rng, br, bc, bc)
 				s := make([]float32, k)
@@ -439,14 +418,7 @@ func TestSerial(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	m, n, k := 130, 300, 520
 	for _, o := range orients {
-		ar, ac := m, k
-		if o[0] {
-			ar, ac = k, m
-		}
-		br, bc := k, n
-		if o[1] {
-			br, bc = n, k
-		}
+		ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 		A, B, C0 := newMat(rng, ar, ac, ac), newMat(rng, br, bc, bc), newMat(rng, m, n, n)
 		want := append([]float32(nil), C0.data...)
 		got := append([]float32(nil), C0.data...)

@@ -46,14 +46,7 @@ func TestNoOutOfBoundsAccess(t *testing.T) {
 				m, n, k := s[0], s[1], s[2]
 				for _, atEnd := range []bool{true, false} {
 					for _, pad := range []int{0, 3} {
-						ar, ac := m, k
-						if o[0] {
-							ar, ac = k, m
-						}
-						br, bc := k, n
-						if o[1] {
-							br, bc = n, k
-						}
+						ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 						lda, ldb, ldc := ac+pad, bc+pad, n+pad
 						a := guarded(t, (ar-1)*lda+ac, atEnd)
 						b := guarded(t, (br-1)*ldb+bc, atEnd)

@@ -18,14 +18,7 @@ func TestAVX2MatchesAVX512(t *testing.T) {
 	for _, o := range orients {
 		for _, d := range [][3]int{{1, 1, 1}, {37, 75, 513}, {256, 200, 300}, {200, 256, 77}} {
 			m, n, k := d[0], d[1], d[2]
-			ar, ac := m, k
-			if o[0] {
-				ar, ac = k, m
-			}
-			br, bc := k, n
-			if o[1] {
-				br, bc = n, k
-			}
+			ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 			A := newMat(rng, ar, ac, ac)
 			B := newMat(rng, br, bc, bc)
 			C := newMat(rng, m, n, n)
