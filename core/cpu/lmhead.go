@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"sync"
 
 	"github.com/hutml/hut/core/gemm"
 	"github.com/hutml/hut/core/tensor"
@@ -21,6 +22,9 @@ const (
 	lceParts = 4
 	lceBlock = 256
 )
+
+// packedAPool recycles LinearCrossEntropy's packed copies of x.
+var packedAPool = sync.Pool{New: func() any { return new(gemm.PackedA) }}
 
 // lcePart is the running reduction of one part of the vocabulary.
 type lcePart struct {
@@ -43,13 +47,17 @@ func (be *Backend) LinearCrossEntropy(stats tensor.Buf, statOff int, dx, x, w te
 	nblk := (V + lceBlock - 1) / lceBlock
 	parts := make([]lcePart, min(lceParts, nblk))
 	workers := min(be.threads, len(parts))
+	// x multiplies every block of w: it is packed for the products once.
+	xa := packedAPool.Get().(*gemm.PackedA)
+	defer packedAPool.Put(xa)
+	xa.Pack(false, N, C, X, C)
 	par.Run(workers, par.Func(func(wk int) {
 		zp := workBuf(N * lceBlock)
 		defer putWorkBuf(zp)
 		for p := wk; p < len(parts); p += workers {
 			q := &parts[p]
 			q.v0, q.v1 = p*nblk/len(parts)*lceBlock, min((p+1)*nblk/len(parts)*lceBlock, V)
-			q.run(*zp, X, W, T, Wn, N, C, grad, grad && eps > 0)
+			q.run(*zp, xa, W, T, Wn, N, C, grad, grad && eps > 0)
 		}
 	}))
 	// Merge the parts row by row.
@@ -118,7 +126,7 @@ func (be *Backend) LinearCrossEntropy(stats tensor.Buf, statOff int, dx, x, w te
 }
 
 // run reduces rows [v0, v1) of w for every row of x, a block at a time.
-func (q *lcePart) run(zbuf, X, W []float32, T []int32, Wn []float32, N, C int, grad, smooth bool) {
+func (q *lcePart) run(zbuf []float32, xa *gemm.PackedA, W []float32, T []int32, Wn []float32, N, C int, grad, smooth bool) {
 	q.m, q.zt = make([]float32, N), make([]float32, N)
 	q.s, q.sNot, q.zsum = make([]float64, N), make([]float64, N), make([]float64, N)
 	for n := range q.m {
@@ -136,7 +144,7 @@ func (q *lcePart) run(zbuf, X, W []float32, T []int32, Wn []float32, N, C int, g
 		nb := min(lceBlock, q.v1-lo)
 		Z := zbuf[:N*nb]
 		wb := W[lo*C : (lo+nb)*C]
-		gemm.SgemmSerial(false, true, N, nb, C, 1, X, C, wb, C, 0, Z, nb)
+		xa.SgemmSerial(true, nb, 1, wb, C, 0, Z, nb)
 		for n := 0; n < N; n++ {
 			row := Z[n*nb : (n+1)*nb]
 			if Wn[n] == 0 {
@@ -176,7 +184,9 @@ func (q *lcePart) run(zbuf, X, W []float32, T []int32, Wn []float32, N, C int, g
 			q.sNot[n] += rest
 		}
 		if grad {
-			gemm.SgemmSerial(false, false, N, C, nb, 1, Z, nb, wb, C, 1, q.acc, C)
+			// While w_b is multiplied, the next block is fetched.
+			next := W[min(lo+nb, q.v1)*C : min(lo+nb+lceBlock, q.v1)*C]
+			gemm.SgemmSerialThen(next, false, false, N, C, nb, 1, Z, nb, wb, C, 1, q.acc, C)
 		}
 		if smooth {
 			for v := 0; v < nb; v++ {

@@ -72,23 +72,38 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // matrix, without writing that matrix. s = nil is Sgemm. Other arguments
 // are as for Sgemm; it panics if len(s) < k.
 func SgemmScaled(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemm(transA, transB, m, n, k, alpha, a, lda, s, b, ldb, beta, c, ldc, nil, false)
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{s: s})
 }
 
 // SgemmSerial is Sgemm on the calling goroutine alone, for callers that run
 // independent products on workers of their own (a product that started its
 // own workers there would oversubscribe the cores). The result is Sgemm's.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemm(transA, transB, m, n, k, alpha, a, lda, nil, b, ldb, beta, c, ldc, nil, true)
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{serial: true})
 }
 
-// sgemm is SgemmScaled, with op(B)'s packed panels taken from pb when pb is
-// not nil (SgemmPacked, which passes one only for a plan that can use it),
-// on the calling goroutine alone when serial is set.
-func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int, pb *PackedB, serial bool) {
+// SgemmSerialThen is SgemmSerial that also brings the memory of next into
+// cache while it computes, a little after each tile, for a caller that
+// reads next right after the product (the fused LM head's next block of
+// weights). The hint changes no result.
+func SgemmSerialThen(next []float32, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{serial: true, then: next})
+}
+
+// extras are a product's optional inputs.
+type extras struct {
+	s      []float32 // SgemmScaled's scales of op(A)'s columns
+	pb     *PackedB  // op(B) packed ahead (SgemmPacked, only for a plan that can use it)
+	pa     *PackedA  // op(A) packed ahead (PackedA.Sgemm, likewise)
+	then   []float32 // memory to prefetch for the caller (SgemmSerialThen)
+	serial bool      // on the calling goroutine alone
+}
+
+// sgemm checks the arguments and runs the product.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, x extras) {
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if s != nil && len(s) < k {
-		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(s), k))
+	if x.s != nil && len(x.s) < k {
+		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(x.s), k))
 	}
 	if m == 0 || n == 0 {
 		return
@@ -100,7 +115,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	p := problem{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-		scaleA: s, packedB: pb, serial: serial,
+		scaleA: x.s, packedB: x.pb, packedA: x.pa, then: x.then, serial: x.serial,
 	}
 	run(active, &p)
 }
@@ -257,8 +272,10 @@ type impl struct {
 	// fast path; the rest is packed, then scaled, by problem.packA).
 	packAScaled func(dst, a []float32, lda, i0, rows, p0, kc int, s []float32) int
 	// tile computes the full mr×nr tile C = alpha·Ap·Bp + beta·C from one
-	// packed micro-panel of each operand; beta = 0 does not read C.
-	tile func(kc int, ap, bp, c []float32, ldc int, alpha, beta float32)
+	// packed micro-panel of each operand; beta = 0 does not read C. It
+	// also prefetches up to pfn cache lines from address pf on (see
+	// prefetch) and returns how many it asked for.
+	tile func(kc int, ap, bp, c []float32, ldc int, alpha, beta float32, pf uintptr, pfn int) int
 }
 
 // active is the implementation Sgemm uses: available()[0] unless UseImpl
@@ -275,6 +292,8 @@ type problem struct {
 	scaleA         []float32 // SgemmScaled's s, or nil
 	scaleE         []float32 // scaleA expanded (expandScales)
 	packedB        *PackedB  // SgemmPacked's op(B), packed (m ≤ n only)
+	packedA        *PackedA  // PackedA.Sgemm's op(A), packed (m ≤ n only)
+	then           []float32 // SgemmSerialThen's memory to prefetch
 	serial         bool      // SgemmSerial: one goroutine
 }
 
@@ -330,9 +349,11 @@ func scalePanels(dst, e []float32) {
 
 // worker holds one goroutine's scratch space.
 type worker struct {
-	im   *impl
-	pack []float32 // the chunk's own packed operand
-	tmp  []float32 // mr×nr edge tile
+	im      *impl
+	pack    []float32 // the chunk's own packed operand
+	tmp     []float32 // mr×nr edge tile
+	pf      prefetch  // op(B)'s source to bring into cache while computing
+	claimed int       // the chunk this worker takes next, or -1
 }
 
 // Scratch space is recycled through small free lists rather than sync.Pool,
@@ -527,7 +548,16 @@ func run(im *impl, p *problem) {
 	// Packing tasks of the shared operand: about 64 KiB of packed data each.
 	j.group = max(1, (16<<10)/(j.r*pl.kcb))
 	j.gpb = (pl.dimPad/j.r + j.group - 1) / j.group
-	j.sp = getShared(pl.dimPad * pl.kcb * min(pl.superKB, pl.nkb))
+	// With op(A) packed ahead of time, all its k blocks are one
+	// super-block, already packed.
+	var ready int32
+	if p.packedA != nil {
+		pl.superKB = pl.nkb
+		j.sp = p.packedA.data
+		ready = 2
+	} else {
+		j.sp = getShared(pl.dimPad * pl.kcb * min(pl.superKB, pl.nkb))
+	}
 	if n := pl.superKB * j.gpb; cap(j.state) < n {
 		j.state = make([]atomic.Int32, n)
 	} else {
@@ -536,12 +566,14 @@ func run(im *impl, p *problem) {
 	for j.kb0 = 0; j.kb0 < pl.nkb; j.kb0 += pl.superKB {
 		j.nkb = min(pl.superKB, pl.nkb-j.kb0)
 		for i := range j.state {
-			j.state[i].Store(0)
+			j.state[i].Store(ready)
 		}
 		j.next.Store(0)
 		par.Run(pl.threads, j)
 	}
-	putShared(j.sp)
+	if p.packedA == nil {
+		putShared(j.sp)
+	}
 	j.sp = nil
 	j.p = problem{} // drop references to the caller's slices
 	jobPool.Put(j)
@@ -553,13 +585,17 @@ func (j *job) Do(int) { j.work() }
 // work takes chunks of C from the shared counter until none is left.
 func (j *job) work() {
 	w := getWorker(j.im, j.packLen)
-	for {
-		ch := int(j.next.Add(1) - 1)
-		if ch >= j.pl.nchunks() {
-			break
-		}
+	ch := int(j.next.Add(1) - 1)
+	for ch < j.pl.nchunks() {
+		w.claimed = -1
 		j.chunk(w, ch)
+		if w.claimed >= 0 {
+			ch = w.claimed
+		} else {
+			ch = int(j.next.Add(1) - 1)
+		}
 	}
+	w.pf = prefetch{}
 	putWorker(w)
 }
 
@@ -628,6 +664,7 @@ func (j *job) chunk(w *worker, ch int) {
 			} else {
 				bp = w.pack[:roundUp(nc, im.nr)*kc]
 				im.packB(bp, p.transB, p.b, p.ldb, j0, nc, p0, kc)
+				j.prefetchNext(w, ch, q)
 			}
 			for ic := 0; ic < p.m; ic += im.mcMax {
 				mc := min(im.mcMax, p.m-ic)
@@ -645,6 +682,36 @@ func (j *job) chunk(w *worker, ch int) {
 	}
 }
 
+// prefetchNext sets up the prefetch, while worker w multiplies k block q
+// of column chunk ch, of the op(B) source it packs next: block q+1 of the
+// chunk, or else the first block of the chunk it claims now — when enough
+// chunks are left that claiming one ahead cannot leave another worker idle.
+func (j *job) prefetchNext(w *worker, ch, q int) {
+	p, pl, im := &j.p, &j.pl, j.im
+	j0, nc := pl.bounds[ch], pl.bounds[ch+1]-pl.bounds[ch]
+	tiles := ((nc + im.nr - 1) / im.nr) * ((p.m + im.mr - 1) / im.mr)
+	if q+1 < j.nkb {
+		p0 := (j.kb0 + q + 1) * pl.kcb
+		w.pf.setB(p, j0, nc, p0, min(pl.kcb, p.k-p0), tiles)
+		return
+	}
+	w.pf = prefetch{}
+	if int(j.next.Load())+pl.threads >= pl.nchunks() {
+		if p.then != nil && j.kb0+j.nkb == pl.nkb && int(j.next.Load()) >= pl.nchunks() {
+			// The last block of the product: prefetch what the caller
+			// reads next.
+			w.pf.set(p.then, len(p.then), 0, 1, 0, len(p.then), tiles)
+		}
+		return
+	}
+	nx := int(j.next.Add(1) - 1)
+	w.claimed = nx
+	if nx < pl.nchunks() {
+		p0 := j.kb0 * pl.kcb
+		w.pf.setB(p, pl.bounds[nx], pl.bounds[nx+1]-pl.bounds[nx], p0, min(pl.kcb, p.k-p0), tiles)
+	}
+}
+
 // macro multiplies an mc×kc block of packed A by a kc×nc block of packed B
 // into C[off:] (row stride ldc): for each nr-wide micro-panel of B (kept in
 // L1), all mr-high micro-panels of A (kept in L2).
@@ -658,8 +725,9 @@ func (w *worker) macro(mc, nc, kc int, ap, bp, c []float32, off, ldc int, alpha,
 			apan := ap[ir*kc : (ir+mr)*kc]
 			mm := min(mr, mc-ir)
 			o := off + ir*ldc + jr
+			pf, pfn := w.pf.next(kc)
 			if mm == mr && nn == nr {
-				im.tile(kc, apan, bpan, c[o:], ldc, alpha, beta)
+				w.pf.cur += im.tile(kc, apan, bpan, c[o:], ldc, alpha, beta, pf, pfn)
 				continue
 			}
 			// Edge tile: run the same kernel on a scratch tile so that
@@ -670,7 +738,7 @@ func (w *worker) macro(mc, nc, kc int, ap, bp, c []float32, off, ldc int, alpha,
 					copy(t[i*nr:i*nr+nn], c[o+i*ldc:o+i*ldc+nn])
 				}
 			}
-			im.tile(kc, apan, bpan, t, nr, alpha, beta)
+			w.pf.cur += im.tile(kc, apan, bpan, t, nr, alpha, beta, pf, pfn)
 			for i := 0; i < mm; i++ {
 				copy(c[o+i*ldc:o+i*ldc+nn], t[i*nr:i*nr+nn])
 			}

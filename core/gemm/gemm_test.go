@@ -412,21 +412,29 @@ func TestScaled(t *testing.T) {
 	}
 }
 
-// TestSerial: SgemmSerial gives Sgemm's bits in every orientation, and its
-// plan has one thread for a product that Sgemm would split.
+// TestSerial: SgemmSerial and SgemmSerialThen (with memory to prefetch of
+// several sizes, or none) give Sgemm's bits in every orientation, and the
+// serial plan has one thread for a product that Sgemm would split.
 func TestSerial(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	m, n, k := 130, 300, 520
+	next := make([]float32, 1<<18)
 	for _, o := range orients {
 		ar, ac, br, bc := storedDims(o[0], o[1], m, n, k)
 		A, B, C0 := newMat(rng, ar, ac, ac), newMat(rng, br, bc, bc), newMat(rng, m, n, n)
 		want := append([]float32(nil), C0.data...)
-		got := append([]float32(nil), C0.data...)
 		Sgemm(o[0], o[1], m, n, k, 0.75, A.data, A.ld, B.data, B.ld, 0.5, want, n)
-		SgemmSerial(o[0], o[1], m, n, k, 0.75, A.data, A.ld, B.data, B.ld, 0.5, got, n)
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("tA=%v tB=%v: c[%d] = %v, Sgemm %v", o[0], o[1], i, got[i], want[i])
+		for _, then := range []int{-1, 0, 1, 1000, len(next)} {
+			got := append([]float32(nil), C0.data...)
+			if then < 0 {
+				SgemmSerial(o[0], o[1], m, n, k, 0.75, A.data, A.ld, B.data, B.ld, 0.5, got, n)
+			} else {
+				SgemmSerialThen(next[:then], o[0], o[1], m, n, k, 0.75, A.data, A.ld, B.data, B.ld, 0.5, got, n)
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("tA=%v tB=%v then=%d: c[%d] = %v, Sgemm %v", o[0], o[1], then, i, got[i], want[i])
+				}
 			}
 		}
 	}

@@ -82,10 +82,12 @@ func strips16(dst, src *float32, ld, kc int)
 //go:noescape
 func strips6(dst, src *float32, ld, kc int)
 
-// kern8x32 is kern6x16's AVX-512 counterpart for an 8×32 tile.
+// kern8x32 is kern6x16's AVX-512 counterpart for an 8×32 tile. It also
+// prefetches pfn lines from address pf on into L2, one per four k steps
+// (pfn ≤ kc/4).
 //
 //go:noescape
-func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, pf uintptr, pfn int)
 
 // interleave8 packs 8 rows of kc floats (row stride ld) as dst[dstride·p+l],
 // each multiplied by s[p] (s advancing by sinc8 bytes per 8 columns and
@@ -102,16 +104,24 @@ var ones = [8]float32{1, 1, 1, 1, 1, 1, 1, 1}
 //go:noescape
 func stripsN(dst, src *float32, ld, kc, w8 int)
 
+// interleave32 packs 32 rows of kc floats (row stride ld; kc a multiple
+// of 8) as dst[32p+l].
+//
+//go:noescape
+func interleave32(dst, src *float32, ld, kc int)
+
 // strips32 copies kc rows of 32 floats (row stride ld) to dst[32p+l].
 //
 //go:noescape
 func strips32(dst, src *float32, ld, kc int)
 
-func tile8x32(kc int, ap, bp, c []float32, ldc int, alpha, beta float32) {
+func tile8x32(kc int, ap, bp, c []float32, ldc int, alpha, beta float32, pf uintptr, pfn int) int {
 	_ = ap[8*kc-1]
 	_ = bp[32*kc-1]
 	_ = c[7*ldc+31]
-	kern8x32(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+	pfn = min(pfn, kc/4)
+	kern8x32(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta, pf, pfn)
+	return pfn
 }
 
 func packA8(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
@@ -162,8 +172,15 @@ func packB32(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) 
 			if trans {
 				o := (j0+t)*ldb + p0
 				_ = b[o+31*ldb+kc-1]
-				for g := 0; g < 4; g++ {
-					interleave8(&dst[t*kc+8*g], &b[o+8*g*ldb], &ones[0], ldb, kc, 32, 0, 0)
+				d := dst[t*kc : (t+32)*kc]
+				kc8 := kc &^ 7
+				if kc8 > 0 {
+					interleave32(&d[0], &b[o], ldb, kc8)
+				}
+				for p := kc8; p < kc; p++ {
+					for l := range 32 {
+						d[32*p+l] = b[o+l*ldb+p]
+					}
 				}
 			} else {
 				o := p0*ldb + j0 + t
@@ -177,11 +194,13 @@ func packB32(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) 
 	}
 }
 
-func tile6x16(kc int, ap, bp, c []float32, ldc int, alpha, beta float32) {
+func tile6x16(kc int, ap, bp, c []float32, ldc int, alpha, beta float32, pf uintptr, pfn int) int {
 	_ = ap[6*kc-1]
 	_ = bp[16*kc-1]
 	_ = c[5*ldc+15]
+	prefetchLines(pf, pfn)
 	kern6x16(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+	return pfn
 }
 
 func packA6(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
@@ -251,3 +270,9 @@ func MulVec(out, a, b []float32) {
 		out[i] = a[i] * b[i]
 	}
 }
+
+// prefetchLines asks for the n 64-byte lines from address p on into the L2
+// cache: a hint, which never faults.
+//
+//go:noescape
+func prefetchLines(p uintptr, n int)

@@ -616,3 +616,85 @@ mv8loop8:
 mv8done:
 	VZEROUPPER
 	RET
+
+// func prefetchLines(p uintptr, n int)
+// Asks for the n 64-byte lines from address p on into the L2 cache
+// (PREFETCHT1): a hint that never faults, whatever the address.
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), SI
+	MOVQ  n+8(FP), CX
+	TESTQ CX, CX
+	JLE   pfdone
+
+pfloop:
+	PREFETCHT1 (SI)
+	ADDQ       $64, SI
+	DECQ       CX
+	JNE        pfloop
+
+pfdone:
+	RET
+
+// T8STORE transposes the 8×8 block of rows base, base+ld, …, base+7·ld
+// (R8 = ld, R9 = 3·ld bytes; b4 = base+4·ld) and stores column q at
+// off+128·q(DI).
+#define T8STORE(base, b4, off) \
+	VMOVUPS (base), Y0; \
+	VMOVUPS (base)(R8*1), Y1; \
+	VMOVUPS (base)(R8*2), Y2; \
+	VMOVUPS (base)(R9*1), Y3; \
+	VMOVUPS (b4), Y4; \
+	VMOVUPS (b4)(R8*1), Y5; \
+	VMOVUPS (b4)(R8*2), Y6; \
+	VMOVUPS (b4)(R9*1), Y7; \
+	TRANSPOSE8; \
+	VMOVUPS Y8, off(DI); \
+	VMOVUPS Y9, (off+128)(DI); \
+	VMOVUPS Y10, (off+256)(DI); \
+	VMOVUPS Y11, (off+384)(DI); \
+	VMOVUPS Y12, (off+512)(DI); \
+	VMOVUPS Y13, (off+640)(DI); \
+	VMOVUPS Y14, (off+768)(DI); \
+	VMOVUPS Y15, (off+896)(DI)
+
+// func interleave32(dst, src *float32, ld, kc int)
+// Packs 32 rows of kc floats (row stride ld; kc a multiple of 8) as
+// dst[32p + l]: 8 columns at a time, each written as whole 128-byte rows.
+TEXT ·interleave32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ kc+24(FP), CX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R10        // row 4
+	LEAQ (R10)(R8*4), R11       // row 8
+	LEAQ (R11)(R8*4), R12       // row 12
+	LEAQ (R12)(R8*4), R13       // row 16
+	LEAQ (R13)(R8*4), R14       // row 20
+	LEAQ (R14)(R8*4), AX        // row 24
+	LEAQ (AX)(R8*4), BX         // row 28
+	SHRQ $3, CX
+	TESTQ CX, CX
+	JEQ  i32done
+
+i32loop:
+	T8STORE(SI, R10, 0)
+	T8STORE(R11, R12, 32)
+	T8STORE(R13, R14, 64)
+	T8STORE(AX, BX, 96)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, R14
+	ADDQ $32, AX
+	ADDQ $32, BX
+	ADDQ $1024, DI
+	DECQ CX
+	JNE  i32loop
+
+i32done:
+	VZEROUPPER
+	RET

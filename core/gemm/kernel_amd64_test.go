@@ -26,7 +26,7 @@ func TestKernelPeak(t *testing.T) {
 			d := bestCPU(7, func() {
 				for i := 0; i < n; i++ {
 					for ir := 0; ir < mc; ir += im.mr {
-						im.tile(kc, ap[ir*kc:], bp, c[ir*im.nr:], im.nr, 1, 0)
+						im.tile(kc, ap[ir*kc:], bp, c[ir*im.nr:], im.nr, 1, 0, 0, 0)
 					}
 				}
 			})

@@ -39,8 +39,10 @@
 	VFMADD231PS Z24, Z23, acc; \
 	VMOVUPS     acc, addr
 
-// func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·kern8x32(SB), NOSPLIT, $0-48
+// func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, pf uintptr, pfn int)
+// The first pfn iterations of the 4-step loop each also prefetch one line,
+// from pf on, into L2 (pfn ≤ kc/4).
+TEXT ·kern8x32(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -84,8 +86,27 @@ TEXT ·kern8x32(SB), NOSPLIT, $0-48
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 
+	MOVQ pf+48(FP), R11
+	MOVQ pfn+56(FP), R12
 	CMPQ CX, $4
 	JLT  tail
+	TESTQ R12, R12
+	JLE  loop4
+
+loop4pf:
+	PREFETCHT1 (R11)
+	ADDQ       $64, R11
+	KSTEP512(0, 0)
+	KSTEP512(32, 128)
+	KSTEP512(64, 256)
+	KSTEP512(96, 384)
+	ADDQ $128, SI
+	ADDQ $512, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JLT  tail
+	DECQ R12
+	JNE  loop4pf
 
 loop4:
 	KSTEP512(0, 0)

@@ -18,7 +18,11 @@ var goImpl = &impl{
 	packB: func(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) {
 		packBGeneric(dst, trans, b, ldb, j0, cols, p0, kc, 4)
 	},
-	tile: tileGo3x4,
+	tile: func(kc int, ap, bp, c []float32, ldc int, alpha, beta float32, pf uintptr, pfn int) int {
+		prefetchLines(pf, pfn)
+		tileGo3x4(kc, ap, bp, c, ldc, alpha, beta)
+		return pfn
+	},
 }
 
 // packAGeneric packs rows [i0, i0+rows) × columns [p0, p0+kc) of op(A)

@@ -74,5 +74,80 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, s []fl
 	if pb.im != active || m > pb.n {
 		use = nil
 	}
-	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, s, pb.b, pb.ldb, beta, c, ldc, use, false)
+	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, pb.b, pb.ldb, beta, c, ldc, extras{s: s, pb: use})
+}
+
+// PackedA is op(A) of several products packed once, for a matrix that
+// multiplies many different B in a row (the fused LM head multiplies the
+// same hidden states by every block of the vocabulary): the products then
+// skip packing it. Its layout is the shared packed A of a product's plan —
+// for each k block (the same blocks as Sgemm's, they depend on k only) the
+// mr-row panels of all m rows — so the arithmetic is Sgemm's, bit for bit.
+// It keeps a reference to the source, which must not change while in use.
+// The zero value is ready to Pack; packing again reuses the storage.
+type PackedA struct {
+	im     *impl
+	transA bool
+	m, k   int
+	kcb    int // k block
+	mpad   int // m rounded up to im.mr
+	data   []float32
+	a      []float32 // the source, for products the packed copy cannot serve
+	lda    int
+}
+
+// Pack packs op(A) (m×k; A is k×m with row stride lda when transA, else
+// m×k) with the active implementation, replacing what pa held. It panics
+// on invalid dimensions like Sgemm.
+func (pa *PackedA) Pack(transA bool, m, k int, a []float32, lda int) {
+	if m < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d k=%d", m, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	checkMat("a", a, ar, ac, lda, m > 0 && k > 0)
+	im := active
+	kcb, nkb := kBlocks(im, max(k, 1))
+	*pa = PackedA{im: im, transA: transA, m: m, k: k, kcb: kcb, mpad: roundUp(m, im.mr), data: pa.data[:0], a: a, lda: lda}
+	if m == 0 || k == 0 {
+		return
+	}
+	n := nkb * pa.mpad * kcb
+	if cap(pa.data) < n {
+		pa.data = make([]float32, n)
+	}
+	pa.data = pa.data[:n]
+	p := problem{transA: transA, a: a, lda: lda}
+	for q := 0; q < nkb; q++ {
+		p0 := q * kcb
+		p.packA(im, pa.data[q*pa.mpad*kcb:], 0, m, p0, min(kcb, k-p0))
+	}
+}
+
+// Dims returns m and k: op(A) is m×k.
+func (pa *PackedA) Dims() (m, k int) { return pa.m, pa.k }
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C like Sgemm with op(A)
+// taken from pa: op(B) is k×n (B is n×k with row stride ldb when transB,
+// else k×n), C is m×n. The packed copy serves products whose plan shares
+// the packed A across column chunks (m ≤ n) with the implementation pa was
+// packed for; others run Sgemm on pa's source. The result is the same
+// either way.
+func (pa *PackedA) Sgemm(transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	pa.sgemm(transB, n, alpha, b, ldb, beta, c, ldc, false)
+}
+
+// SgemmSerial is pa.Sgemm on the calling goroutine alone (see SgemmSerial).
+func (pa *PackedA) SgemmSerial(transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	pa.sgemm(transB, n, alpha, b, ldb, beta, c, ldc, true)
+}
+
+func (pa *PackedA) sgemm(transB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int, serial bool) {
+	use := pa
+	if pa.im != active || pa.m > n {
+		use = nil
+	}
+	sgemm(pa.transA, transB, pa.m, n, pa.k, alpha, pa.a, pa.lda, b, ldb, beta, c, ldc, extras{pa: use, serial: serial})
 }

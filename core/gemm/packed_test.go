@@ -82,3 +82,56 @@ func TestPackedOtherImpl(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedA: PackedA's products give Sgemm's bits for every
+// implementation and orientation, for shapes with partial panels, several
+// k blocks, several column chunks, and m > n (served from the source), with
+// one packed matrix reused across products and packed again in place.
+func TestPackedA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, im := range impls() {
+		saved := active
+		active = im
+		var pa PackedA
+		for _, ta := range []bool{false, true} {
+			for _, d := range [][2]int{{1, 1}, {19, 33}, {257, 600}, {64, 1030}} {
+				m, k := d[0], d[1]
+				ar, ac := m, k
+				if ta {
+					ar, ac = k, m
+				}
+				A := newMat(rng, ar, ac, ac+1)
+				pa.Pack(ta, m, k, A.data, A.ld)
+				if gm, gk := pa.Dims(); gm != m || gk != k {
+					t.Fatalf("Dims() = %d, %d, want %d, %d", gm, gk, m, k)
+				}
+				for _, n := range []int{1, 40, 300, 1100} {
+					for _, tb := range []bool{false, true} {
+						for _, serial := range []bool{false, true} {
+							br, bc := k, n
+							if tb {
+								br, bc = n, k
+							}
+							B := newMat(rng, br, bc, bc+3)
+							C := newMat(rng, m, n, n+2)
+							c1 := append([]float32(nil), C.data...)
+							c2 := append([]float32(nil), C.data...)
+							if serial {
+								pa.SgemmSerial(tb, n, 0.5, B.data, B.ld, 0.25, c1, C.ld)
+							} else {
+								pa.Sgemm(tb, n, 0.5, B.data, B.ld, 0.25, c1, C.ld)
+							}
+							Sgemm(ta, tb, m, n, k, 0.5, A.data, A.ld, B.data, B.ld, 0.25, c2, C.ld)
+							for i := range c1 {
+								if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+									t.Fatalf("%s tA=%v tB=%v m=%d n=%d k=%d serial=%v: c[%d] = %g, want %g", im.name, ta, tb, m, n, k, serial, i, c1[i], c2[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		active = saved
+	}
+}
