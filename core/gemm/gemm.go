@@ -19,6 +19,12 @@
 // AVX2/FMA, or with the purego build tag) a register-tiled pure-Go 3×4
 // kernel runs. The blocking (k blocks of at most 256) is the same for all.
 //
+// A product whose op(B) is a weight streamed from memory would wait on that
+// memory while packing it; so while a worker multiplies one k block, its
+// tiles also prefetch, a few cache lines each, the op(B) source of the block
+// it packs next (prefetch.go). PackedA and PackedB hold an operand packed
+// ahead for matrices that take part in many products.
+//
 // # Threads and determinism
 //
 // The smaller of the two operands is packed once into a shared buffer, on
