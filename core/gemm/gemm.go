@@ -96,12 +96,30 @@ func SgemmSerialThen(next []float32, transA, transB bool, m, n, k int, alpha flo
 	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{serial: true, then: next})
 }
 
+// Epilogue finishes a block of C in cache: it is called with rows
+// [i0, i0+rows) and columns [j0, j0+cols) of C once they hold their final
+// values, before the block leaves the cache. The calls cover every element
+// of C exactly once, and the calls that cover a column all come from one
+// goroutine, in increasing order of rows — so an epilogue may accumulate
+// per-column sums in a buffer indexed by column, without locks, in the
+// order of a plain loop over the rows. Calls for different columns run
+// concurrently.
+type Epilogue func(i0, rows, j0, cols int)
+
+// SgemmEpilogue is SgemmScaled (s may be nil) that hands each finished
+// block of C to ep (see Epilogue): a pass over the product that would read
+// C back from memory runs while C is in cache instead.
+func SgemmEpilogue(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{s: s, ep: ep})
+}
+
 // extras are a product's optional inputs.
 type extras struct {
 	s      []float32 // SgemmScaled's scales of op(A)'s columns
 	pb     *PackedB  // op(B) packed ahead (SgemmPacked, only for a plan that can use it)
 	pa     *PackedA  // op(A) packed ahead (PackedA.Sgemm, likewise)
 	then   []float32 // memory to prefetch for the caller (SgemmSerialThen)
+	ep     Epilogue  // SgemmEpilogue's
 	serial bool      // on the calling goroutine alone
 }
 
@@ -116,12 +134,15 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if x.ep != nil {
+			x.ep(0, m, 0, n)
+		}
 		return
 	}
 	p := problem{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-		scaleA: x.s, packedB: x.pb, packedA: x.pa, then: x.then, serial: x.serial,
+		scaleA: x.s, packedB: x.pb, packedA: x.pa, then: x.then, ep: x.ep, serial: x.serial,
 	}
 	run(active, &p)
 }
@@ -300,6 +321,7 @@ type problem struct {
 	packedB        *PackedB  // SgemmPacked's op(B), packed (m ≤ n only)
 	packedA        *PackedA  // PackedA.Sgemm's op(A), packed (m ≤ n only)
 	then           []float32 // SgemmSerialThen's memory to prefetch
+	ep             Epilogue  // SgemmEpilogue's
 	serial         bool      // SgemmSerial: one goroutine
 }
 
@@ -577,6 +599,10 @@ func run(im *impl, p *problem) {
 		j.next.Store(0)
 		par.Run(pl.threads, j)
 	}
+	if p.ep != nil && !pl.packAShared {
+		// Row chunks share columns: the epilogue runs once, at the end.
+		p.ep(0, p.m, 0, p.n)
+	}
 	if p.packedA == nil {
 		putShared(j.sp)
 	}
@@ -672,9 +698,13 @@ func (j *job) chunk(w *worker, ch int) {
 				im.packB(bp, p.transB, p.b, p.ldb, j0, nc, p0, kc)
 				j.prefetchNext(w, ch, q)
 			}
+			last := p.ep != nil && j.kb0+q == pl.nkb-1
 			for ic := 0; ic < p.m; ic += im.mcMax {
 				mc := min(im.mcMax, p.m-ic)
 				w.macro(mc, nc, kc, blk[ic*kc:], bp, p.c, ic*p.ldc+j0, p.ldc, p.alpha, beta)
+				if last {
+					p.ep(ic, mc, j0, nc)
+				}
 			}
 		} else {
 			i0, mc := pl.bounds[ch], pl.bounds[ch+1]-pl.bounds[ch]

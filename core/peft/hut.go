@@ -109,6 +109,11 @@ func (h *hutAdapter) Forward(c *Ctx, l *Linear, y, x tensor.Buf, N int) {
 	} else {
 		z = c.WS.Get(wsB, N*l.Out)
 	}
+	if fl, ok := c.Be.(tensor.FusedLinear); ok {
+		h.sums(c.Be, l)
+		fl.LinearForward(y, z, x, l.W.W, h.b, h.a, l.bias(), N, l.Out, l.In)
+		return
+	}
 	a := h.forwardZ(c, l, z, x, N)
 	c.Be.ScaleColsBias(y, z, a, l.bias(), N, l.Out)
 }
@@ -142,10 +147,14 @@ func (h *hutAdapter) gradA(be tensor.Backend, l *Linear) tensor.Buf {
 // backwardZ implements scaledOutput: Backward after ∂a.
 func (h *hutAdapter) backwardZ(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 	be := c.Be
-	H := c.WS.Get(wsB, N*l.In)
-	be.MatMulScaled(H, dy, l.W.W, h.a, N, l.In, l.Out, false, false, 1, 0) // (G⊙aᵀ)·W0
 	be.Zero(h.gb, 0, l.In)
-	be.ColSumMulScale(h.gb, dx, H, x, h.b, N, l.In) // ∂b and ∂X = H⊙bᵀ in one pass
+	if fl, ok := be.(tensor.FusedLinear); ok {
+		fl.LinearBackwardInput(dx, h.gb, dy, l.W.W, x, h.a, h.b, N, l.Out, l.In)
+	} else {
+		H := c.WS.Get(wsB, N*l.In)
+		be.MatMulScaled(H, dy, l.W.W, h.a, N, l.In, l.Out, false, false, 1, 0) // (G⊙aᵀ)·W0
+		be.ColSumMulScale(h.gb, dx, H, x, h.b, N, l.In)                        // ∂b and ∂X = H⊙bᵀ in one pass
+	}
 	be.BroadcastCols(h.A.G, h.ga, l.Out, h.r)
 	be.BroadcastRows(h.B.G, h.gb, h.r, l.In)
 }

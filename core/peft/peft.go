@@ -104,6 +104,10 @@ func (l *Linear) Backward(c *Ctx, dx, dy, x tensor.Buf, N int) {
 
 // BaseForward is the frozen linear: y = x·Wᵀ + bias.
 func BaseForward(be tensor.Backend, l *Linear, y, x tensor.Buf, N int) {
+	if fl, ok := be.(tensor.FusedLinear); ok {
+		fl.LinearForward(y, nil, x, l.W.W, nil, nil, l.bias(), N, l.Out, l.In)
+		return
+	}
 	be.MatMul(y, x, l.W.W, N, l.Out, l.In, false, true, 1, 0)
 	if l.Bias != nil {
 		be.AddBias(y, l.Bias.W, N, l.Out)

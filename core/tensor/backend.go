@@ -240,6 +240,24 @@ type ScaledGELU interface {
 	GELUScaledBackward(dx, ds, dout, z, s, bias Buf, N, C int, kind GELUKind)
 }
 
+// FusedLinear is implemented by backends that finish a linear layer's
+// product while it is still in cache (the CPU backend), so that the pass
+// which would read the product back from memory is saved. The results are
+// those of the unfused operations named below, bit for bit.
+type FusedLinear interface {
+	// LinearForward forms the layer's product P = (x⊙sIn)·wᵀ (x [N, In],
+	// w [Out, In], sIn [In] or nil) and its output y = P⊙sOut + bias (sOut
+	// and bias [Out], each may be nil). With p not nil P is kept in p, as
+	// MatMulScaled then ScaleColsBias would leave it; with p nil P is
+	// formed in y, as MatMul then AddBias.
+	LinearForward(y, p, x, w, sIn, sOut, bias Buf, N, Out, In int)
+	// LinearBackwardInput forms H = (dy⊙sOut)·w (dy [N, Out], sOut [Out]
+	// or nil) and from it ds[c] += Σ_n H[n,c]·x[n,c] and dx = H⊙sIn
+	// (x, dx [N, In]), as MatMulScaled then ColSumMulScale; dx may be nil
+	// (ds only) and must not alias x or dy.
+	LinearBackwardInput(dx, ds, dy, w, x, sOut, sIn Buf, N, Out, In int)
+}
+
 // LinearCrossEntropy is implemented by backends that fuse a tied LM head
 // with the cross-entropy after it (the CPU backend): the logits x·wᵀ are
 // formed one block of the vocabulary at a time and never stored whole, w is
