@@ -132,10 +132,7 @@ func (be *Backend) BroadcastRows(dst, v tensor.Buf, N, C int) {
 	D, V := F(dst)[:N*C], F(v)[:C]
 	be.parallel(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			d := D[n*C : (n+1)*C]
-			for c := range d {
-				d[c] += V[c]
-			}
+			addVec(D[n*C:(n+1)*C], V)
 		}
 	})
 }

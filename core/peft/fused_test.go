@@ -2,7 +2,9 @@ package peft
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hutml/hut/core/cpu"
@@ -117,6 +119,83 @@ func TestForwardGELUFusedMatchesPlain(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestFusedLinearMatchesPlain runs a linear layer's Forward and Backward on
+// the CPU backend (whose tensor.FusedLinear finishes the frozen and HUT
+// products in the GEMM) and on the same backend with it hidden: the output,
+// the input gradient and the parameter gradients must be the same bits. The
+// shapes take both kinds of GEMM plan (the epilogue per block, and once).
+func TestFusedLinearMatchesPlain(t *testing.T) {
+	for _, sh := range [][3]int{{5, 24, 1037}, {40, 24, 16}} {
+		N, In, Out := sh[0], sh[1], sh[2]
+		for _, method := range []string{"frozen", "hut", "hut-merged", "lora", "full"} {
+			t.Run(fmt.Sprintf("%dx%dx%d/%s", N, In, Out, method), func(t *testing.T) {
+				run := func(be tensor.Backend) [][]float32 {
+					r := rand.New(rand.NewPCG(3, 4))
+					rnd := func(n int) []float32 {
+						v := make([]float32, n)
+						for i := range v {
+							v[i] = float32(r.NormFloat64())
+						}
+						return v
+					}
+					l := &Linear{Name: "h.0.attn.c_attn", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In), Bias: tensor.NewParam(be, "bias", Out)}
+					be.Write(l.W.W, 0, rnd(Out*In))
+					be.Write(l.Bias.W, 0, rnd(Out))
+					if method != "frozen" {
+						m := strings.TrimSuffix(method, "-merged")
+						if err := Attach(be, []*Linear{l}, &Config{Method: m, R: 3, Targets: []string{"c_attn"}}); err != nil {
+							t.Fatal(err)
+						}
+						if l.Ad != nil {
+							for _, p := range l.Ad.Params() {
+								be.Write(p.W, 0, rnd(p.Size()))
+							}
+							if method == "hut-merged" {
+								if err := l.Ad.Merge(be, l); err != nil {
+									t.Fatal(err)
+								}
+							}
+						}
+					}
+					read := func(b tensor.Buf) []float32 {
+						v := make([]float32, b.Len())
+						be.Read(b, 0, v)
+						return v
+					}
+					c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
+					x, dy, y, dx := be.NewBuf(N*In), be.NewBuf(N*Out), be.NewBuf(N*Out), be.NewBuf(N*In)
+					be.Write(x, 0, rnd(N*In))
+					be.Write(dy, 0, rnd(N*Out))
+					l.Forward(c, y, x, N)
+					res := [][]float32{read(y)}
+					if method == "hut-merged" {
+						return res
+					}
+					l.Backward(c, dx, dy, x, N)
+					res = append(res, read(dx))
+					if l.Ad != nil {
+						for _, p := range l.Ad.Params() {
+							res = append(res, read(p.G))
+						}
+					}
+					return res
+				}
+				got, want := run(cpu.New()), run(plainBackend{cpu.New()})
+				if len(got) != len(want) {
+					t.Fatalf("%d results, want %d", len(got), len(want))
+				}
+				for k := range want {
+					for i := range want[k] {
+						if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+							t.Fatalf("result %d [%d] = %v fused, %v plain", k, i, got[k][i], want[k][i])
+						}
+					}
+				}
+			})
 		}
 	}
 }
