@@ -187,6 +187,10 @@ const geluSeg = 1024
 // ScaleColsBias's row, and AddBias's when s is nil, so the fused GELU sees
 // their bits.
 func preAct(t, z, s, bias []float32, c0 int) {
+	if s != nil && bias != nil {
+		mulAddVec(t, z, s[c0:c0+len(t)], bias[c0:c0+len(t)])
+		return
+	}
 	if s != nil {
 		mulVec(t, z, s[c0:c0+len(t)])
 	} else {

@@ -10,6 +10,14 @@ func fmaVecGo(acc, a, b []float32) {
 	}
 }
 
+// mulAddVecGo is mulAddVec's loop; the conversion keeps the product
+// rounded on its own (no fused multiply-add).
+func mulAddVecGo(out, a, b, c []float32) {
+	for i := range a {
+		out[i] = float32(a[i]*b[i]) + c[i]
+	}
+}
+
 func addVecGo(acc, a []float32) {
 	for i := range a {
 		acc[i] += a[i]

@@ -8,6 +8,9 @@ func fmaVecAVX2(acc, a, b []float32)
 //go:noescape
 func addVecAVX2(acc, a []float32)
 
+//go:noescape
+func mulAddVecAVX2(out, a, b, c []float32)
+
 // fmaVec sets acc[i] += a[i]·b[i]. On amd64 with FMA every element is one
 // fused multiply-add, the tail included (it goes through the vector kernel
 // in a padded block), so a result never depends on where a slice starts or
@@ -39,4 +42,15 @@ func addVec(acc, a []float32) {
 		addVecAVX2(acc[:len(a)], a)
 	}
 	addVecGo(acc[n:len(a)], a[n:])
+}
+
+// mulAddVec sets out[i] = a[i]·b[i] + c[i], the product rounded to float32
+// before the sum: the bits of mulVec then addVec, in one pass.
+func mulAddVec(out, a, b, c []float32) {
+	n := 0
+	if cpufeat.AVX2FMA {
+		n = len(a) &^ 31
+		mulAddVecAVX2(out[:len(a)], a, b[:len(a)], c[:len(a)])
+	}
+	mulAddVecGo(out[n:len(a)], a[n:], b[n:len(a)], c[n:len(a)])
 }

@@ -64,3 +64,40 @@ aloop:
 adone:
 	VZEROUPPER
 	RET
+
+// func mulAddVecAVX2(out, a, b, c []float32)   out[i] = a[i]·b[i] + c[i],
+// the product rounded before the sum (as mulVec then addVec).
+TEXT ·mulAddVecAVX2(SB), NOSPLIT, $0-96
+	MOVQ out_base+0(FP), DI
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ c_base+72(FP), R8
+	MOVQ a_len+32(FP), CX
+	SHRQ $5, CX
+	JZ madone
+maloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS (DX), Y0, Y0
+	VMULPS 32(DX), Y1, Y1
+	VMULPS 64(DX), Y2, Y2
+	VMULPS 96(DX), Y3, Y3
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	VADDPS 64(R8), Y2, Y2
+	VADDPS 96(R8), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, R8
+	ADDQ $128, DI
+	DECQ CX
+	JNZ maloop
+madone:
+	VZEROUPPER
+	RET

@@ -1,6 +1,9 @@
 package cpu
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 func TestVecKernels(t *testing.T) {
 	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000} {
@@ -41,6 +44,36 @@ func TestFMAVecSplitInvariant(t *testing.T) {
 			if parts[i] != whole[i] {
 				t.Fatalf("cut %d: element %d = %v, whole-slice %v", cut, i, parts[i], whole[i])
 			}
+		}
+	}
+}
+
+// TestMulAddVec: mulAddVec gives the bits of mulVec then addVec (the
+// product rounded before the sum, not fused), vector part and tail alike.
+func TestMulAddVec(t *testing.T) {
+	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000} {
+		a, b, c := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range a {
+			// Products that are not exact in float32, so a fused
+			// multiply-add would round differently.
+			a[i], b[i], c[i] = 1/float32(i+3), float32(i)/7+0.1, -1/float32(i+1)
+		}
+		want := make([]float32, n)
+		mulVec(want, a, b)
+		addVec(want, c)
+		got := make([]float32, n)
+		mulAddVec(got, a, b, c)
+		fused := 0
+		for i := range a {
+			if got[i] != want[i] {
+				t.Fatalf("n=%d i=%d: %v, want %v", n, i, got[i], want[i])
+			}
+			if float32(math.FMA(float64(a[i]), float64(b[i]), float64(c[i]))) != want[i] {
+				fused++
+			}
+		}
+		if n >= 100 && fused == 0 {
+			t.Fatalf("n=%d: no input tells a fused multiply-add apart", n)
 		}
 	}
 }
