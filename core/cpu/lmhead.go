@@ -49,7 +49,10 @@ func (be *Backend) LinearCrossEntropy(stats tensor.Buf, statOff int, dx, x, w te
 	workers := min(be.threads, len(parts))
 	// x multiplies every block of w: it is packed for the products once.
 	xa := packedAPool.Get().(*gemm.PackedA)
-	defer packedAPool.Put(xa)
+	defer func() {
+		xa.Release()
+		packedAPool.Put(xa)
+	}()
 	xa.Pack(false, N, C, X, C)
 	par.Run(workers, par.Func(func(wk int) {
 		zp := workBuf(N * lceBlock)

@@ -126,6 +126,12 @@ func (pa *PackedA) Pack(transA bool, m, k int, a []float32, lda int) {
 	}
 }
 
+// Release lets go of the source (pa must not be used for products until it
+// is packed again); the storage is kept for the next Pack.
+func (pa *PackedA) Release() {
+	*pa = PackedA{data: pa.data[:0]}
+}
+
 // Dims returns m and k: op(A) is m×k.
 func (pa *PackedA) Dims() (m, k int) { return pa.m, pa.k }
 

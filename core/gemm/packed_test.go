@@ -105,6 +105,13 @@ func TestPackedA(t *testing.T) {
 				if gm, gk := pa.Dims(); gm != m || gk != k {
 					t.Fatalf("Dims() = %d, %d, want %d, %d", gm, gk, m, k)
 				}
+				if ta { // packing again after Release reuses the storage
+					pa.Release()
+					if pa.a != nil || cap(pa.data) == 0 && m*k > 0 {
+						t.Fatal("Release kept the source or dropped the storage")
+					}
+					pa.Pack(ta, m, k, A.data, A.ld)
+				}
 				for _, n := range []int{1, 40, 300, 1100} {
 					for _, tb := range []bool{false, true} {
 						for _, serial := range []bool{false, true} {
