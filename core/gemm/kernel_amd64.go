@@ -57,10 +57,12 @@ func hasAVX512() bool { return cpufeat.AVX2FMA && cpufeat.AVX512F }
 
 // kern6x16 computes the 6×16 tile at c (row stride ldc floats) as
 // alpha·acc + beta·c (beta = 0: alpha·acc, c not read), where acc is the
-// sum over p < kc of a[6p+i]·b[16p+j] accumulated in order of p.
+// sum over p < kc of a[6p+i]·b[16p+j] accumulated in order of p. It also
+// prefetches pfn lines from address pf on into L2, one per four k steps
+// (pfn ≤ kc/4).
 //
 //go:noescape
-func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, pf uintptr, pfn int)
 
 // interleave16 packs 16 rows of kc floats (row stride ld) as dst[16p+l].
 //
@@ -82,9 +84,8 @@ func strips16(dst, src *float32, ld, kc int)
 //go:noescape
 func strips6(dst, src *float32, ld, kc int)
 
-// kern8x32 is kern6x16's AVX-512 counterpart for an 8×32 tile. It also
-// prefetches pfn lines from address pf on into L2, one per four k steps
-// (pfn ≤ kc/4).
+// kern8x32 is kern6x16's AVX-512 counterpart for an 8×32 tile, prefetch
+// included.
 //
 //go:noescape
 func kern8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, pf uintptr, pfn int)
@@ -198,8 +199,8 @@ func tile6x16(kc int, ap, bp, c []float32, ldc int, alpha, beta float32, pf uint
 	_ = ap[6*kc-1]
 	_ = bp[16*kc-1]
 	_ = c[5*ldc+15]
-	prefetchLines(pf, pfn)
-	kern6x16(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+	pfn = min(pfn, kc/4)
+	kern6x16(kc, &ap[0], &bp[0], &c[0], ldc, alpha, beta, pf, pfn)
 	return pfn
 }
 

@@ -33,8 +33,10 @@
 	VFMADD231PS Y14, Y13, acc; \
 	VMOVUPS     acc, addr
 
-// func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·kern6x16(SB), NOSPLIT, $0-48
+// func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, pf uintptr, pfn int)
+// The first pfn iterations of the 4-step loop each also prefetch one line,
+// from pf on, into L2 (pfn ≤ kc/4).
+TEXT ·kern6x16(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -70,8 +72,27 @@ TEXT ·kern6x16(SB), NOSPLIT, $0-48
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
+	MOVQ pf+48(FP), R11
+	MOVQ pfn+56(FP), R12
 	CMPQ CX, $4
 	JLT  tail
+	TESTQ R12, R12
+	JLE  loop4
+
+loop4pf:
+	PREFETCHT1 (R11)
+	ADDQ       $64, R11
+	KSTEP(0, 0)
+	KSTEP(24, 64)
+	KSTEP(48, 128)
+	KSTEP(72, 192)
+	ADDQ $96, SI
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JLT  tail
+	DECQ R12
+	JNE  loop4pf
 
 loop4:
 	KSTEP(0, 0)
