@@ -441,6 +441,9 @@ func TestSerial(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		return // one thread only here (js/wasm): no plan to split
+	}
 	for _, serial := range []bool{false, true} {
 		var pl plan
 		makePlan(active, &problem{m: 256, n: 768, k: 768, serial: serial}, &pl)
