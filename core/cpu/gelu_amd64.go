@@ -14,6 +14,12 @@ func geluFwdAVX512(out, x []float32)
 //go:noescape
 func geluBwdAVX512(dx, dout, x []float32)
 
+//go:noescape
+func geluBwdInAVX2(dx, acc, h, sIn, x []float32)
+
+//go:noescape
+func geluBwdInAVX512(dx, acc, h, sIn, x []float32)
+
 // useAVX512GELU selects the 16-lane GELU kernels (a variable for tests).
 var useAVX512GELU = cpufeat.AVX2FMA && cpufeat.AVX512F
 
@@ -60,5 +66,36 @@ func geluTanhGradVec(dx, dout, x []float32) {
 		copy(td[:], dout[n:len(x)])
 		geluBwdAVX2(to[:], td[:], tx[:])
 		copy(dx[n:len(x)], to[:k])
+	}
+}
+
+// geluTanhGradInVec is, for a GELU whose output fed a layer with input
+// scale sIn and input-gradient product h, acc += h·gelu_new(x) and
+// dx = (h·sIn)·gelu_new'(x) in one pass: the bits of geluTanhVec, fmaVec,
+// mulVec and geluTanhGradVec one after the other (tail as in geluTanhVec).
+func geluTanhGradInVec(dx, acc, h, sIn, x []float32) {
+	n := len(x)
+	dx, acc, h, sIn = dx[:n], acc[:n], h[:n], sIn[:n]
+	if !cpufeat.AVX2FMA {
+		geluTanhGradInGo(dx, acc, h, sIn, x)
+		return
+	}
+	if useAVX512GELU {
+		m := n &^ 15
+		geluBwdInAVX512(dx[:m], acc[:m], h[:m], sIn[:m], x[:m])
+		dx, acc, h, sIn, x = dx[m:], acc[m:], h[m:], sIn[m:], x[m:]
+		n -= m
+	}
+	m := n &^ 7
+	geluBwdInAVX2(dx[:m], acc[:m], h[:m], sIn[:m], x[:m])
+	if m < n {
+		var tdx, tacc, th, ts, tx [8]float32
+		k := copy(tx[:], x[m:])
+		copy(tacc[:], acc[m:])
+		copy(th[:], h[m:])
+		copy(ts[:], sIn[m:])
+		geluBwdInAVX2(tdx[:], tacc[:], th[:], ts[:], tx[:])
+		copy(dx[m:], tdx[:k])
+		copy(acc[m:], tacc[:k])
 	}
 }

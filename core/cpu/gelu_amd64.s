@@ -122,6 +122,54 @@ gbdone:
 	VZEROUPPER
 	RET
 
+// func geluBwdInAVX2(dx, acc, h, sIn, x []float32)   over len(x) &^ 7
+// elements, for a GELU whose output fed a layer with input scale sIn and
+// input-gradient product h: acc += h·gelu(x) (that layer's ∂sIn) and
+// dx = (h·sIn)·gelu'(x), with the roundings of geluFwdAVX2, fmaVecAVX2,
+// mulVec8 and geluBwdAVX2 run one after the other.
+TEXT ·geluBwdInAVX2(SB), NOSPLIT, $0-120
+	MOVQ dx_base+0(FP), DI
+	MOVQ acc_base+24(FP), R9
+	MOVQ h_base+48(FP), R8
+	MOVQ sIn_base+72(FP), R10
+	MOVQ x_base+96(FP), SI
+	MOVQ x_len+104(FP), CX
+	SHRQ $3, CX
+	JZ gbidone
+	LOADCONSTS
+gbiloop:
+	VMOVUPS (SI), Y0
+	SIGMOID2U
+	VSUBPS Y2, Y5, Y3
+	VMULPS Y2, Y3, Y3
+	VMULPS Y0, Y0, Y1
+	VBROADCASTSS geluc<>+60(SB), Y4
+	VMULPS Y4, Y1, Y1
+	VADDPS Y5, Y1, Y1
+	VBROADCASTSS geluc<>+56(SB), Y4
+	VMULPS Y4, Y1, Y1
+	VMULPS Y0, Y1, Y1
+	VMULPS Y3, Y1, Y1
+	VADDPS Y2, Y1, Y1
+	VPBROADCASTD geluc<>+44(SB), Y4
+	VMULPS Y2, Y0, Y2
+	VMOVUPS (R8), Y3
+	VFMADD213PS (R9), Y3, Y2
+	VMOVUPS Y2, (R9)
+	VMULPS (R10), Y3, Y3
+	VMULPS Y3, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ gbiloop
+gbidone:
+	VZEROUPPER
+	RET
+
 // The AVX-512 versions run the same instructions on 16 lanes, so every
 // element gets the bits of the AVX2 versions (TestGELUAVX512MatchesAVX2).
 #define LOADCONSTS512 \
@@ -222,5 +270,50 @@ gbloop512:
 	DECQ CX
 	JNZ gbloop512
 gbdone512:
+	VZEROUPPER
+	RET
+
+// func geluBwdInAVX512(dx, acc, h, sIn, x []float32)   over len(x) &^ 15
+// elements: geluBwdInAVX2 on 16 lanes.
+TEXT ·geluBwdInAVX512(SB), NOSPLIT, $0-120
+	MOVQ dx_base+0(FP), DI
+	MOVQ acc_base+24(FP), R9
+	MOVQ h_base+48(FP), R8
+	MOVQ sIn_base+72(FP), R10
+	MOVQ x_base+96(FP), SI
+	MOVQ x_len+104(FP), CX
+	SHRQ $4, CX
+	JZ gbidone512
+	LOADCONSTS512
+gbiloop512:
+	VMOVUPS (SI), Z0
+	SIGMOID2U512
+	VSUBPS Z2, Z5, Z3
+	VMULPS Z2, Z3, Z3
+	VMULPS Z0, Z0, Z1
+	VBROADCASTSS geluc<>+60(SB), Z4
+	VMULPS Z4, Z1, Z1
+	VADDPS Z5, Z1, Z1
+	VBROADCASTSS geluc<>+56(SB), Z4
+	VMULPS Z4, Z1, Z1
+	VMULPS Z0, Z1, Z1
+	VMULPS Z3, Z1, Z1
+	VADDPS Z2, Z1, Z1
+	VPBROADCASTD geluc<>+44(SB), Z4
+	VMULPS Z2, Z0, Z2
+	VMOVUPS (R8), Z3
+	VFMADD213PS (R9), Z3, Z2
+	VMOVUPS Z2, (R9)
+	VMULPS (R10), Z3, Z3
+	VMULPS Z3, Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	DECQ CX
+	JNZ gbiloop512
+gbidone512:
 	VZEROUPPER
 	RET

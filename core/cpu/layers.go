@@ -279,6 +279,47 @@ func (be *Backend) GELUScaledBackward(dx, ds, dout, z, s, bias tensor.Buf, N, C 
 	})
 }
 
+// GELUScaledBackwardIn implements tensor.ScaledGELU. The channels are
+// split across workers as in GELUScaledBackward with ds and as in
+// ColSumMulScale: each channel's sums run over n in order. For the tanh
+// form one vector kernel takes each row segment (geluTanhGradInVec); for
+// the erf form the separate row helpers do.
+func (be *Backend) GELUScaledBackwardIn(dx, ds, dsIn, h, sIn, z, s, bias tensor.Buf, N, C int, kind tensor.GELUKind) {
+	DX, H, Z := F(dx)[:N*C], F(h)[:N*C], F(z)[:N*C]
+	S, B, SI, DI, D := optF(s, C), optF(bias, C), F(sIn)[:C], F(dsIn)[:C], optF(ds, C)
+	be.parallel(C, 8*N, func(lo, hi int) {
+		bufs := make([]*[]float32, 5)
+		for i := range bufs {
+			bufs[i] = workBuf(hi - lo)
+			defer putWorkBuf(bufs[i])
+		}
+		t, acc, accIn, g, d := *bufs[0], *bufs[1], *bufs[2], *bufs[3], *bufs[4]
+		clear(acc)
+		clear(accIn)
+		si := SI[lo:hi]
+		for n := 0; n < N; n++ {
+			r := n * C
+			hr, dxr, zr := H[r+lo:r+hi], DX[r+lo:r+hi], Z[r+lo:r+hi]
+			preAct(t, zr, S, B, lo)
+			if kind == tensor.GELUTanh {
+				geluTanhGradInVec(dxr, accIn, hr, si, t)
+			} else {
+				geluRow(g, t, kind)
+				fmaVec(accIn, hr, g)
+				mulVec(d, hr, si)
+				geluGradRow(dxr, d, t, kind)
+			}
+			if D != nil {
+				fmaVec(acc, dxr, zr)
+			}
+		}
+		addVec(DI[lo:hi], accIn)
+		if D != nil {
+			addVec(D[lo:hi], acc)
+		}
+	})
+}
+
 func (be *Backend) Tanh(out, x tensor.Buf, n int) {
 	O, X := F(out)[:n], F(x)[:n]
 	be.parallel(n, 8, func(lo, hi int) {

@@ -77,3 +77,43 @@ func (l *Linear) BackwardGELU(c *Ctx, dx, dpre, dh, pre, x tensor.Buf, N int, ki
 		so.backwardZ(c, l, dx, dpre, x, N)
 	}
 }
+
+// BackwardMLP is the backward pass of an MLP block — fc, its GELU, then
+// proj — that is, proj.Backward followed by fc.BackwardGELU, from dy, the
+// gradient of proj's output. h is the GELU's output (proj's input) and pre
+// what fc.ForwardGELU stored; dh and dpre are scratch for the gradients of h
+// and of fc's output, and dx receives the gradient of fc's input x. fcSeed
+// and projSeed are the layers' Ctx.Seed. When proj is an unmerged HUT layer
+// and the backend has tensor.ScaledGELU, proj's ∂b and the gradient of h
+// come out of the GELU's backward pass (GELUScaledBackwardIn), which
+// recomputes h instead of reading it back, and dh holds proj's
+// input-gradient product H rather than ∂h. Either way the results are the
+// bits of the separate calls.
+func BackwardMLP(c *Ctx, fc, proj *Linear, dx, dpre, dh, dy, pre, h, x tensor.Buf, N int, kind tensor.GELUKind, fcSeed, projSeed uint32) {
+	sg, so, ok := fc.fusedGELU(c.Be)
+	ph, isHUT := proj.Ad.(*hutAdapter)
+	if !ok || !isHUT || ph.merged {
+		c.Seed = projSeed
+		proj.Backward(c, dh, dy, h, N)
+		c.Seed = fcSeed
+		fc.BackwardGELU(c, dx, dpre, dh, pre, x, N, kind)
+		return
+	}
+	be := c.Be
+	c.Seed = projSeed
+	be.ColSumMul(ph.gradA(be, proj), dy, ph.z, N, proj.Out)                           // proj's ∂a
+	be.MatMulScaled(dh, dy, proj.W.W, ph.a, N, proj.In, proj.Out, false, false, 1, 0) // H = (G⊙aᵀ)·W0
+	be.Zero(ph.gb, 0, proj.In)
+	var ds, s tensor.Buf
+	if so != nil {
+		ds, s = so.gradA(be, fc), so.scale()
+	}
+	sg.GELUScaledBackwardIn(dpre, ds, ph.gb, dh, ph.b, pre, s, fc.bias(), N, fc.Out, kind)
+	ph.broadcastGrads(be, proj)
+	c.Seed = fcSeed
+	if so != nil {
+		so.backwardZ(c, fc, dx, dpre, x, N)
+	} else {
+		fc.Backward(c, dx, dpre, x, N)
+	}
+}

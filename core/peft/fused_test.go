@@ -199,3 +199,85 @@ func TestFusedLinearMatchesPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestBackwardMLPMatchesPlain runs an MLP block (fc, GELU, proj) forward
+// and through BackwardMLP on the CPU backend — fused for an unmerged HUT
+// proj: its ∂b and the GELU's input gradient in one pass — and through the
+// separate Backward and BackwardGELU calls on the backend with its optional
+// interfaces hidden: the input gradient, fc's output gradient and every
+// parameter gradient must be the same bits, for each method on each layer.
+func TestBackwardMLPMatchesPlain(t *testing.T) {
+	const N, C, Inner = 5, 24, 1037
+	for _, fcM := range []string{"frozen", "hut", "lora"} {
+		for _, projM := range []string{"frozen", "hut", "lora"} {
+			for _, kind := range []tensor.GELUKind{tensor.GELUTanh, tensor.GELUErf} {
+				t.Run(fmt.Sprintf("fc=%s/proj=%s/kind%d", fcM, projM, kind), func(t *testing.T) {
+					run := func(be tensor.Backend) [][]float32 {
+						r := rand.New(rand.NewPCG(5, 6))
+						rnd := func(n int) []float32 {
+							v := make([]float32, n)
+							for i := range v {
+								v[i] = float32(r.NormFloat64() * 0.5)
+							}
+							return v
+						}
+						lin := func(name string, in, out int, method string) *Linear {
+							l := &Linear{Name: "h.0.mlp." + name, In: in, Out: out, W: tensor.NewParam(be, "weight", out, in), Bias: tensor.NewParam(be, "bias", out)}
+							be.Write(l.W.W, 0, rnd(out*in))
+							be.Write(l.Bias.W, 0, rnd(out))
+							if method != "frozen" {
+								if err := Attach(be, []*Linear{l}, &Config{Method: method, R: 3, Targets: []string{name}}); err != nil {
+									t.Fatal(err)
+								}
+								for _, p := range l.Ad.Params() {
+									be.Write(p.W, 0, rnd(p.Size()))
+								}
+							}
+							return l
+						}
+						fc, proj := lin("c_fc", C, Inner, fcM), lin("c_proj", Inner, C, projM)
+						c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
+						buf := func(n int, v []float32) tensor.Buf {
+							b := be.NewBuf(n)
+							if v != nil {
+								be.Write(b, 0, v)
+							}
+							return b
+						}
+						x, dy := buf(N*C, rnd(N*C)), buf(N*C, rnd(N*C))
+						pre, h, y := buf(N*Inner, nil), buf(N*Inner, nil), buf(N*C, nil)
+						fc.ForwardGELU(c, h, pre, x, N, kind)
+						proj.Forward(c, y, h, N)
+						dx, dpre, dh := buf(N*C, nil), buf(N*Inner, nil), buf(N*Inner, nil)
+						BackwardMLP(c, fc, proj, dx, dpre, dh, dy, pre, h, x, N, kind, 1, 2)
+						read := func(b tensor.Buf) []float32 {
+							v := make([]float32, b.Len())
+							be.Read(b, 0, v)
+							return v
+						}
+						res := [][]float32{read(y), read(dx), read(dpre)}
+						for _, l := range []*Linear{fc, proj} {
+							if l.Ad != nil {
+								for _, p := range l.Ad.Params() {
+									res = append(res, read(p.G))
+								}
+							}
+						}
+						return res
+					}
+					got, want := run(cpu.New()), run(plainBackend{cpu.New()})
+					if len(got) != len(want) {
+						t.Fatalf("%d results, want %d", len(got), len(want))
+					}
+					for k := range want {
+						for i := range want[k] {
+							if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+								t.Fatalf("result %d [%d] = %v fused, %v plain", k, i, got[k][i], want[k][i])
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}

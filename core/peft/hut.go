@@ -155,6 +155,12 @@ func (h *hutAdapter) backwardZ(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 		be.MatMulScaled(H, dy, l.W.W, h.a, N, l.In, l.Out, false, false, 1, 0) // (G⊙aᵀ)·W0
 		be.ColSumMulScale(h.gb, dx, H, x, h.b, N, l.In)                        // ∂b and ∂X = H⊙bᵀ in one pass
 	}
+	h.broadcastGrads(be, l)
+}
+
+// broadcastGrads adds ∂a and ∂b to the gradients of their r copies:
+// ∂M_A[i,t] = ∂a_i, ∂M_B[t,j] = ∂b_j.
+func (h *hutAdapter) broadcastGrads(be tensor.Backend, l *Linear) {
 	be.BroadcastCols(h.A.G, h.ga, l.Out, h.r)
 	be.BroadcastRows(h.B.G, h.gb, h.r, l.In)
 }

@@ -238,6 +238,13 @@ type ScaledGELU interface {
 	// the gradient of the pre-activation, and, when ds is not nil,
 	// ds[c] += Σ_n dx[n,c]·z[n,c], the gradient of s (accumulated).
 	GELUScaledBackward(dx, ds, dout, z, s, bias Buf, N, C int, kind GELUKind)
+	// GELUScaledBackwardIn is GELUScaledBackward for a GELU whose output
+	// h = gelu(z⊙s + bias) fed a layer with input scale sIn ([C]) whose
+	// input-gradient product was H ([N, C]): the gradient of h is H⊙sIn,
+	// and dsIn[c] += Σ_n H[n,c]·h[n,c] (that layer's ∂sIn) comes out of the
+	// same pass, h recomputed on the fly — the bits of ColSumMulScale(dsIn,
+	// dh, H, h, sIn) then GELUScaledBackward(dx, ds, dh, …).
+	GELUScaledBackwardIn(dx, ds, dsIn, h, sIn, z, s, bias Buf, N, C int, kind GELUKind)
 }
 
 // FusedLinear is implemented by backends that finish a linear layer's

@@ -265,10 +265,8 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 			be.DropoutBackward(a.dtmp, a.dres, N*C, cfg.ResidPdrop, seeds.Site(l, siteMLPResid))
 			dproj = a.dtmp
 		}
-		ctx.Seed = seeds.Site(l, siteAdProj)
-		ly.Proj.Backward(ctx, a.dfchg, dproj, la.fchg, N)
-		ctx.Seed = seeds.Site(l, siteAdFC)
-		ly.FC.BackwardGELU(ctx, a.dln, a.dfch, a.dfchg, la.fch, la.ln2, N, gelu)
+		peft.BackwardMLP(ctx, ly.FC, ly.Proj, a.dln, a.dfch, a.dfchg, dproj, la.fch, la.fchg, la.ln2, N, gelu,
+			seeds.Site(l, siteAdFC), seeds.Site(l, siteAdProj))
 		// ∂res2 = ∂res[l+1] + LN2 backward.
 		be.LayerNormBackward(a.dres2, gradOf(ly.LN2W), gradOf(ly.LN2B), a.dln, la.res2, ly.LN2W.W, la.ln2m, la.ln2r, N, C)
 		be.AddInPlace(a.dres2, a.dres, N*C)

@@ -577,10 +577,8 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		// a.dres = ∂L/∂h[l+1]. output.LayerNorm, then the FFN branch.
 		be.LayerNormBackward(a.dA, gradOf(ly.LN2W), gradOf(ly.LN2B), a.dres, la.pre2, ly.LN2W.W, la.m2, la.r2, N, C)
 		dout := m.dropoutBack(a.dB, a.dA, N*C, d.hidden, seeds.Site(l, siteFFNOut))
-		ctx.Seed = seeds.Site(l, siteAdOut)
-		ly.Out.Backward(ctx, a.dfcg, dout, la.fcg, N)
-		ctx.Seed = seeds.Site(l, siteAdInter)
-		ly.Inter.BackwardGELU(ctx, a.dC, a.dfc, a.dfcg, la.fc, la.h1, N, gelu)
+		peft.BackwardMLP(ctx, ly.Inter, ly.Out, a.dC, a.dfc, a.dfcg, dout, la.fc, la.fcg, la.h1, N, gelu,
+			seeds.Site(l, siteAdInter), seeds.Site(l, siteAdOut))
 		be.AddInPlace(a.dC, a.dA, N*C) // ∂h1: FFN input + residual
 		// attention.output.LayerNorm, then the attention branch.
 		be.LayerNormBackward(a.dA, gradOf(ly.LN1W), gradOf(ly.LN1B), a.dC, la.pre1, ly.LN1W.W, la.m1, la.r1, N, C)
