@@ -78,7 +78,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // matrix, without writing that matrix. s = nil is Sgemm. Other arguments
 // are as for Sgemm; it panics if len(s) < k.
 func SgemmScaled(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{s: s})
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{scaleA: s})
 }
 
 // SgemmSerial is Sgemm on the calling goroutine alone, for callers that run
@@ -110,24 +110,24 @@ type Epilogue func(i0, rows, j0, cols int)
 // block of C to ep (see Epilogue): a pass over the product that would read
 // C back from memory runs while C is in cache instead.
 func SgemmEpilogue(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, s []float32, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
-	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{s: s, ep: ep})
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, extras{scaleA: s, ep: ep})
 }
 
 // extras are a product's optional inputs.
 type extras struct {
-	s      []float32 // SgemmScaled's scales of op(A)'s columns
-	pb     *PackedB  // op(B) packed ahead (SgemmPacked, only for a plan that can use it)
-	pa     *PackedA  // op(A) packed ahead (PackedA.Sgemm, likewise)
-	then   []float32 // memory to prefetch for the caller (SgemmSerialThen)
-	ep     Epilogue  // SgemmEpilogue's
-	serial bool      // on the calling goroutine alone
+	scaleA  []float32 // SgemmScaled's scales of op(A)'s columns, or nil
+	packedB *PackedB  // op(B) packed ahead (SgemmPacked; m ≤ n only)
+	packedA *PackedA  // op(A) packed ahead (PackedA.Sgemm; m ≤ n only)
+	then    []float32 // memory to prefetch for the caller (SgemmSerialThen)
+	ep      Epilogue  // SgemmEpilogue's
+	serial  bool      // on the calling goroutine alone
 }
 
 // sgemm checks the arguments and runs the product.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, x extras) {
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if x.s != nil && len(x.s) < k {
-		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(x.s), k))
+	if x.scaleA != nil && len(x.scaleA) < k {
+		panic(fmt.Sprintf("gemm: len(s)=%d < k=%d", len(x.scaleA), k))
 	}
 	if m == 0 || n == 0 {
 		return
@@ -142,7 +142,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	p := problem{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-		scaleA: x.s, packedB: x.pb, packedA: x.pa, then: x.then, ep: x.ep, serial: x.serial,
+		extras: x,
 	}
 	run(active, &p)
 }
@@ -316,13 +316,8 @@ type problem struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
-	scaleA         []float32 // SgemmScaled's s, or nil
 	scaleE         []float32 // scaleA expanded (expandScales)
-	packedB        *PackedB  // SgemmPacked's op(B), packed (m ≤ n only)
-	packedA        *PackedA  // PackedA.Sgemm's op(A), packed (m ≤ n only)
-	then           []float32 // SgemmSerialThen's memory to prefetch
-	ep             Epilogue  // SgemmEpilogue's
-	serial         bool      // SgemmSerial: one goroutine
+	extras
 }
 
 // packA packs op(A) like impl.packA and applies SgemmScaled's scaling.

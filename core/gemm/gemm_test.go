@@ -446,7 +446,7 @@ func TestSerial(t *testing.T) {
 	}
 	for _, serial := range []bool{false, true} {
 		var pl plan
-		makePlan(active, &problem{m: 256, n: 768, k: 768, serial: serial}, &pl)
+		makePlan(active, &problem{m: 256, n: 768, k: 768, extras: extras{serial: serial}}, &pl)
 		if want := map[bool]int{false: 2, true: 1}[serial]; pl.threads != want {
 			t.Errorf("serial=%v: the plan has %d threads, want %d", serial, pl.threads, want)
 		}

@@ -195,6 +195,28 @@ store:
 	VPERM2F128 $0x31, Y6, Y2, Y14; \
 	VPERM2F128 $0x31, Y7, Y3, Y15
 
+// T8STORE transposes the 8×8 block of rows base, base+ld, …, base+7·ld
+// (R8 = ld, R9 = 3·ld bytes; b4 = base+4·ld) and stores column q at
+// off+row·q(DI), row being the packed row's length in bytes.
+#define T8STORE(base, b4, off, row) \
+	VMOVUPS (base), Y0; \
+	VMOVUPS (base)(R8*1), Y1; \
+	VMOVUPS (base)(R8*2), Y2; \
+	VMOVUPS (base)(R9*1), Y3; \
+	VMOVUPS (b4), Y4; \
+	VMOVUPS (b4)(R8*1), Y5; \
+	VMOVUPS (b4)(R8*2), Y6; \
+	VMOVUPS (b4)(R9*1), Y7; \
+	TRANSPOSE8; \
+	VMOVUPS Y8, off(DI); \
+	VMOVUPS Y9, (off+row)(DI); \
+	VMOVUPS Y10, (off+2*row)(DI); \
+	VMOVUPS Y11, (off+3*row)(DI); \
+	VMOVUPS Y12, (off+4*row)(DI); \
+	VMOVUPS Y13, (off+5*row)(DI); \
+	VMOVUPS Y14, (off+6*row)(DI); \
+	VMOVUPS Y15, (off+7*row)(DI)
+
 // func interleave16(dst, src *float32, ld, kc int)
 TEXT ·interleave16(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
@@ -213,40 +235,8 @@ TEXT ·interleave16(SB), NOSPLIT, $0-32
 	JEQ  i16rem
 
 i16loop:
-	VMOVUPS (SI), Y0
-	VMOVUPS (SI)(R8*1), Y1
-	VMOVUPS (SI)(R8*2), Y2
-	VMOVUPS (SI)(R9*1), Y3
-	VMOVUPS (R10), Y4
-	VMOVUPS (R10)(R8*1), Y5
-	VMOVUPS (R10)(R8*2), Y6
-	VMOVUPS (R10)(R9*1), Y7
-	TRANSPOSE8
-	VMOVUPS Y8, (DI)
-	VMOVUPS Y9, 64(DI)
-	VMOVUPS Y10, 128(DI)
-	VMOVUPS Y11, 192(DI)
-	VMOVUPS Y12, 256(DI)
-	VMOVUPS Y13, 320(DI)
-	VMOVUPS Y14, 384(DI)
-	VMOVUPS Y15, 448(DI)
-	VMOVUPS (R11), Y0
-	VMOVUPS (R11)(R8*1), Y1
-	VMOVUPS (R11)(R8*2), Y2
-	VMOVUPS (R11)(R9*1), Y3
-	VMOVUPS (R12), Y4
-	VMOVUPS (R12)(R8*1), Y5
-	VMOVUPS (R12)(R8*2), Y6
-	VMOVUPS (R12)(R9*1), Y7
-	TRANSPOSE8
-	VMOVUPS Y8, 32(DI)
-	VMOVUPS Y9, 96(DI)
-	VMOVUPS Y10, 160(DI)
-	VMOVUPS Y11, 224(DI)
-	VMOVUPS Y12, 288(DI)
-	VMOVUPS Y13, 352(DI)
-	VMOVUPS Y14, 416(DI)
-	VMOVUPS Y15, 480(DI)
+	T8STORE(SI, R10, 0, 64)
+	T8STORE(R11, R12, 32, 64)
 	ADDQ $32, SI
 	ADDQ $32, R10
 	ADDQ $32, R11
@@ -656,28 +646,6 @@ pfloop:
 pfdone:
 	RET
 
-// T8STORE transposes the 8×8 block of rows base, base+ld, …, base+7·ld
-// (R8 = ld, R9 = 3·ld bytes; b4 = base+4·ld) and stores column q at
-// off+128·q(DI).
-#define T8STORE(base, b4, off) \
-	VMOVUPS (base), Y0; \
-	VMOVUPS (base)(R8*1), Y1; \
-	VMOVUPS (base)(R8*2), Y2; \
-	VMOVUPS (base)(R9*1), Y3; \
-	VMOVUPS (b4), Y4; \
-	VMOVUPS (b4)(R8*1), Y5; \
-	VMOVUPS (b4)(R8*2), Y6; \
-	VMOVUPS (b4)(R9*1), Y7; \
-	TRANSPOSE8; \
-	VMOVUPS Y8, off(DI); \
-	VMOVUPS Y9, (off+128)(DI); \
-	VMOVUPS Y10, (off+256)(DI); \
-	VMOVUPS Y11, (off+384)(DI); \
-	VMOVUPS Y12, (off+512)(DI); \
-	VMOVUPS Y13, (off+640)(DI); \
-	VMOVUPS Y14, (off+768)(DI); \
-	VMOVUPS Y15, (off+896)(DI)
-
 // func interleave32(dst, src *float32, ld, kc int)
 // Packs 32 rows of kc floats (row stride ld; kc a multiple of 8) as
 // dst[32p + l]: 8 columns at a time, each written as whole 128-byte rows.
@@ -700,10 +668,10 @@ TEXT ·interleave32(SB), NOSPLIT, $0-32
 	JEQ  i32done
 
 i32loop:
-	T8STORE(SI, R10, 0)
-	T8STORE(R11, R12, 32)
-	T8STORE(R13, R14, 64)
-	T8STORE(AX, BX, 96)
+	T8STORE(SI, R10, 0, 128)
+	T8STORE(R11, R12, 32, 128)
+	T8STORE(R13, R14, 64, 128)
+	T8STORE(AX, BX, 96, 128)
 	ADDQ $32, SI
 	ADDQ $32, R10
 	ADDQ $32, R11

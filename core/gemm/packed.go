@@ -74,7 +74,7 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, s []fl
 	if pb.im != active || m > pb.n {
 		use = nil
 	}
-	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, pb.b, pb.ldb, beta, c, ldc, extras{s: s, pb: use})
+	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, pb.b, pb.ldb, beta, c, ldc, extras{scaleA: s, packedB: use})
 }
 
 // PackedA is op(A) of several products packed once, for a matrix that
@@ -155,5 +155,5 @@ func (pa *PackedA) sgemm(transB bool, n int, alpha float32, b []float32, ldb int
 	if pa.im != active || pa.m > n {
 		use = nil
 	}
-	sgemm(pa.transA, transB, pa.m, n, pa.k, alpha, pa.a, pa.lda, b, ldb, beta, c, ldc, extras{pa: use, serial: serial})
+	sgemm(pa.transA, transB, pa.m, n, pa.k, alpha, pa.a, pa.lda, b, ldb, beta, c, ldc, extras{packedA: use, serial: serial})
 }
