@@ -100,17 +100,3 @@ func geluTanhGradGo(dx, dout, x []float32) {
 		dx[i] = dout[i] * geluGrad(x[i], 0)
 	}
 }
-
-// geluTanhGradInGo is geluTanhGradInVec through the separate helpers, a
-// block at a time.
-func geluTanhGradInGo(dx, acc, h, sIn, x []float32) {
-	var g, d [64]float32
-	for i := 0; i < len(x); i += len(g) {
-		j := min(i+len(g), len(x))
-		k := j - i
-		geluTanhGo(g[:k], x[i:j])
-		fmaVec(acc[i:j], h[i:j], g[:k])
-		mulVec(d[:k], h[i:j], sIn[i:j])
-		geluTanhGradGo(dx[i:j], d[:k], x[i:j])
-	}
-}

@@ -20,6 +20,9 @@ func geluBwdInAVX2(dx, acc, h, sIn, x []float32)
 //go:noescape
 func geluBwdInAVX512(dx, acc, h, sIn, x []float32)
 
+// haveGELUIn says whether geluTanhGradInVec's kernels run here.
+var haveGELUIn = cpufeat.AVX2FMA
+
 // useAVX512GELU selects the 16-lane GELU kernels (a variable for tests).
 var useAVX512GELU = cpufeat.AVX2FMA && cpufeat.AVX512F
 
@@ -73,13 +76,10 @@ func geluTanhGradVec(dx, dout, x []float32) {
 // scale sIn and input-gradient product h, acc += h·gelu_new(x) and
 // dx = (h·sIn)·gelu_new'(x) in one pass: the bits of geluTanhVec, fmaVec,
 // mulVec and geluTanhGradVec one after the other (tail as in geluTanhVec).
+// It needs AVX2 and FMA (haveGELUIn).
 func geluTanhGradInVec(dx, acc, h, sIn, x []float32) {
 	n := len(x)
 	dx, acc, h, sIn = dx[:n], acc[:n], h[:n], sIn[:n]
-	if !cpufeat.AVX2FMA {
-		geluTanhGradInGo(dx, acc, h, sIn, x)
-		return
-	}
 	if useAVX512GELU {
 		m := n &^ 15
 		geluBwdInAVX512(dx[:m], acc[:m], h[:m], sIn[:m], x[:m])

@@ -282,8 +282,8 @@ func (be *Backend) GELUScaledBackward(dx, ds, dout, z, s, bias tensor.Buf, N, C 
 // GELUScaledBackwardIn implements tensor.ScaledGELU. The channels are
 // split across workers as in GELUScaledBackward with ds and as in
 // ColSumMulScale: each channel's sums run over n in order. For the tanh
-// form one vector kernel takes each row segment (geluTanhGradInVec); for
-// the erf form the separate row helpers do.
+// form with AVX2 one vector kernel takes each row segment
+// (geluTanhGradInVec); otherwise the separate row helpers do.
 func (be *Backend) GELUScaledBackwardIn(dx, ds, dsIn, h, sIn, z, s, bias tensor.Buf, N, C int, kind tensor.GELUKind) {
 	DX, H, Z := F(dx)[:N*C], F(h)[:N*C], F(z)[:N*C]
 	S, B, SI, DI, D := optF(s, C), optF(bias, C), F(sIn)[:C], F(dsIn)[:C], optF(ds, C)
@@ -301,7 +301,7 @@ func (be *Backend) GELUScaledBackwardIn(dx, ds, dsIn, h, sIn, z, s, bias tensor.
 			r := n * C
 			hr, dxr, zr := H[r+lo:r+hi], DX[r+lo:r+hi], Z[r+lo:r+hi]
 			preAct(t, zr, S, B, lo)
-			if kind == tensor.GELUTanh {
+			if kind == tensor.GELUTanh && haveGELUIn {
 				geluTanhGradInVec(dxr, accIn, hr, si, t)
 			} else {
 				geluRow(g, t, kind)
