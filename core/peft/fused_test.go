@@ -15,6 +15,37 @@ import (
 // among them), so ForwardGELU and BackwardGELU take the unfused path.
 type plainBackend struct{ tensor.Backend }
 
+// randVec returns n normal samples times sc.
+func randVec(r *rand.Rand, n int, sc float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * sc)
+	}
+	return v
+}
+
+// readBuf copies b out of be.
+func readBuf(be tensor.Backend, b tensor.Buf) []float32 {
+	v := make([]float32, b.Len())
+	be.Read(b, 0, v)
+	return v
+}
+
+// sameBits fails t unless got and want hold the same results, bit for bit.
+func sameBits(t *testing.T, got, want [][]float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for k := range want {
+		for i := range want[k] {
+			if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+				t.Fatalf("result %d [%d] = %v fused, %v plain", k, i, got[k][i], want[k][i])
+			}
+		}
+	}
+}
+
 // TestForwardGELUFusedMatchesPlain runs a linear layer and its GELU through
 // ForwardGELU/BackwardGELU on the CPU backend (fused for frozen, merged and
 // HUT layers) and on the same backend with its ScaledGELU hidden (the
@@ -33,13 +64,7 @@ func TestForwardGELUFusedMatchesPlain(t *testing.T) {
 					}
 					run := func(be tensor.Backend) (result, bool) {
 						r := rand.New(rand.NewPCG(1, 2))
-						rnd := func(n int, s float64) []float32 {
-							v := make([]float32, n)
-							for i := range v {
-								v[i] = float32(r.NormFloat64() * s)
-							}
-							return v
-						}
+						rnd := func(n int, s float64) []float32 { return randVec(r, n, s) }
 						l := &Linear{Name: "h.0.mlp.c_fc", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In)}
 						be.Write(l.W.W, 0, rnd(Out*In, 0.2))
 						if withBias {
@@ -69,11 +94,7 @@ func TestForwardGELUFusedMatchesPlain(t *testing.T) {
 						be.Write(dh, 0, rnd(N*Out, 1))
 						h, pre := be.NewBuf(N*Out), be.NewBuf(N*Out)
 						l.ForwardGELU(c, h, pre, x, N, kind)
-						read := func(b tensor.Buf) []float32 {
-							v := make([]float32, b.Len())
-							be.Read(b, 0, v)
-							return v
-						}
+						read := func(b tensor.Buf) []float32 { return readBuf(be, b) }
 						res := result{h: read(h), pre: read(pre)}
 						if method == "hut-merged" { // no backward through a merged adapter
 							return res, false
@@ -135,13 +156,7 @@ func TestFusedLinearMatchesPlain(t *testing.T) {
 			t.Run(fmt.Sprintf("%dx%dx%d/%s", N, In, Out, method), func(t *testing.T) {
 				run := func(be tensor.Backend) [][]float32 {
 					r := rand.New(rand.NewPCG(3, 4))
-					rnd := func(n int) []float32 {
-						v := make([]float32, n)
-						for i := range v {
-							v[i] = float32(r.NormFloat64())
-						}
-						return v
-					}
+					rnd := func(n int) []float32 { return randVec(r, n, 1) }
 					l := &Linear{Name: "h.0.attn.c_attn", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In), Bias: tensor.NewParam(be, "bias", Out)}
 					be.Write(l.W.W, 0, rnd(Out*In))
 					be.Write(l.Bias.W, 0, rnd(Out))
@@ -161,11 +176,7 @@ func TestFusedLinearMatchesPlain(t *testing.T) {
 							}
 						}
 					}
-					read := func(b tensor.Buf) []float32 {
-						v := make([]float32, b.Len())
-						be.Read(b, 0, v)
-						return v
-					}
+					read := func(b tensor.Buf) []float32 { return readBuf(be, b) }
 					c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
 					x, dy, y, dx := be.NewBuf(N*In), be.NewBuf(N*Out), be.NewBuf(N*Out), be.NewBuf(N*In)
 					be.Write(x, 0, rnd(N*In))
@@ -184,17 +195,7 @@ func TestFusedLinearMatchesPlain(t *testing.T) {
 					}
 					return res
 				}
-				got, want := run(cpu.New()), run(plainBackend{cpu.New()})
-				if len(got) != len(want) {
-					t.Fatalf("%d results, want %d", len(got), len(want))
-				}
-				for k := range want {
-					for i := range want[k] {
-						if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
-							t.Fatalf("result %d [%d] = %v fused, %v plain", k, i, got[k][i], want[k][i])
-						}
-					}
-				}
+				sameBits(t, run(cpu.New()), run(plainBackend{cpu.New()}))
 			})
 		}
 	}
@@ -214,13 +215,7 @@ func TestBackwardMLPMatchesPlain(t *testing.T) {
 				t.Run(fmt.Sprintf("fc=%s/proj=%s/kind%d", fcM, projM, kind), func(t *testing.T) {
 					run := func(be tensor.Backend) [][]float32 {
 						r := rand.New(rand.NewPCG(5, 6))
-						rnd := func(n int) []float32 {
-							v := make([]float32, n)
-							for i := range v {
-								v[i] = float32(r.NormFloat64() * 0.5)
-							}
-							return v
-						}
+						rnd := func(n int) []float32 { return randVec(r, n, 0.5) }
 						lin := func(name string, in, out int, method string) *Linear {
 							l := &Linear{Name: "h.0.mlp." + name, In: in, Out: out, W: tensor.NewParam(be, "weight", out, in), Bias: tensor.NewParam(be, "bias", out)}
 							be.Write(l.W.W, 0, rnd(out*in))
@@ -250,11 +245,7 @@ func TestBackwardMLPMatchesPlain(t *testing.T) {
 						proj.Forward(c, y, h, N)
 						dx, dpre, dh := buf(N*C, nil), buf(N*Inner, nil), buf(N*Inner, nil)
 						BackwardMLP(c, fc, proj, dx, dpre, dh, dy, pre, h, x, N, kind, 1, 2)
-						read := func(b tensor.Buf) []float32 {
-							v := make([]float32, b.Len())
-							be.Read(b, 0, v)
-							return v
-						}
+						read := func(b tensor.Buf) []float32 { return readBuf(be, b) }
 						res := [][]float32{read(y), read(dx), read(dpre)}
 						for _, l := range []*Linear{fc, proj} {
 							if l.Ad != nil {
@@ -265,17 +256,7 @@ func TestBackwardMLPMatchesPlain(t *testing.T) {
 						}
 						return res
 					}
-					got, want := run(cpu.New()), run(plainBackend{cpu.New()})
-					if len(got) != len(want) {
-						t.Fatalf("%d results, want %d", len(got), len(want))
-					}
-					for k := range want {
-						for i := range want[k] {
-							if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
-								t.Fatalf("result %d [%d] = %v fused, %v plain", k, i, got[k][i], want[k][i])
-							}
-						}
-					}
+					sameBits(t, run(cpu.New()), run(plainBackend{cpu.New()}))
 				})
 			}
 		}
