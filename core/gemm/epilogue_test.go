@@ -11,7 +11,8 @@ import (
 // each block already holding Sgemm's final bits; for every column the
 // blocks come in increasing order of rows; and the product is Sgemm's. For
 // plans that share A (column chunks, several k blocks and row blocks),
-// plans that share B (row chunks), and alpha = 0.
+// plans that share B (row chunks), and alpha = 0; and the same with op(B)
+// packed ahead (SgemmPackedEpilogue).
 func TestEpilogue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	type call struct{ i0, rows, j0, cols int }
@@ -20,7 +21,11 @@ func TestEpilogue(t *testing.T) {
 		active = im
 		for _, d := range [][3]int{{300, 700, 600}, {8, 1100, 40}, {700, 90, 300}, {5, 3, 2}} {
 			m, n, k := d[0], d[1], d[2]
-			for _, alpha := range []float32{0.5, 0} {
+			for _, c := range []struct {
+				packed bool
+				alpha  float32
+			}{{false, 0.5}, {false, 0}, {true, 0.5}} {
+				alpha := c.alpha
 				A, B, C := newMat(rng, m, k, k), newMat(rng, n, k, k), newMat(rng, m, n, n)
 				want := append([]float32(nil), C.data...)
 				Sgemm(false, true, m, n, k, alpha, A.data, A.ld, B.data, B.ld, 0.25, want, n)
@@ -29,7 +34,7 @@ func TestEpilogue(t *testing.T) {
 				var calls []call
 				seen := make([]int, m*n)
 				lastRow := make([]int, n)
-				SgemmEpilogue(false, true, m, n, k, alpha, A.data, A.ld, nil, B.data, B.ld, 0.25, got, n, func(i0, rows, j0, cols int) {
+				ep := func(i0, rows, j0, cols int) {
 					mu.Lock()
 					defer mu.Unlock()
 					calls = append(calls, call{i0, rows, j0, cols})
@@ -47,7 +52,12 @@ func TestEpilogue(t *testing.T) {
 						}
 						lastRow[j] = i0 + rows
 					}
-				})
+				}
+				if c.packed {
+					SgemmPackedEpilogue(false, m, alpha, A.data, A.ld, nil, PackB(true, n, k, B.data, B.ld), 0.25, got, n, ep)
+				} else {
+					SgemmEpilogue(false, true, m, n, k, alpha, A.data, A.ld, nil, B.data, B.ld, 0.25, got, n, ep)
+				}
 				for i, c := range seen {
 					if c != 1 {
 						t.Fatalf("%s %v alpha=%v: c[%d] handed over %d times (calls %v)", im.name, d, alpha, i, c, calls)

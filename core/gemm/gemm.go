@@ -116,7 +116,7 @@ func SgemmEpilogue(transA, transB bool, m, n, k int, alpha float32, a []float32,
 // extras are a product's optional inputs.
 type extras struct {
 	scaleA  []float32 // SgemmScaled's scales of op(A)'s columns, or nil
-	packedB *PackedB  // op(B) packed ahead (SgemmPacked; m ≤ n only)
+	packedB *PackedB  // op(B) packed ahead (SgemmPacked)
 	packedA *PackedA  // op(A) packed ahead (PackedA.Sgemm; m ≤ n only)
 	then    []float32 // memory to prefetch for the caller (SgemmSerialThen)
 	ep      Epilogue  // SgemmEpilogue's
@@ -573,12 +573,19 @@ func run(im *impl, p *problem) {
 	j.gpb = (pl.dimPad/j.r + j.group - 1) / j.group
 	// With op(A) packed ahead of time, all its k blocks are one
 	// super-block, already packed.
+	// So with op(B) packed ahead when the plan shares B (m > n): the
+	// layouts are the same.
 	var ready int32
-	if p.packedA != nil {
+	switch {
+	case p.packedA != nil:
 		pl.superKB = pl.nkb
 		j.sp = p.packedA.data
 		ready = 2
-	} else {
+	case p.packedB != nil && !pl.packAShared:
+		pl.superKB = pl.nkb
+		j.sp = p.packedB.data
+		ready = 2
+	default:
 		j.sp = getShared(pl.dimPad * pl.kcb * min(pl.superKB, pl.nkb))
 	}
 	if n := pl.superKB * j.gpb; cap(j.state) < n {
@@ -598,7 +605,7 @@ func run(im *impl, p *problem) {
 		// Row chunks share columns: the epilogue runs once, at the end.
 		p.ep(0, p.m, 0, p.n)
 	}
-	if p.packedA == nil {
+	if ready == 0 {
 		putShared(j.sp)
 	}
 	j.sp = nil
@@ -691,8 +698,8 @@ func (j *job) chunk(w *worker, ch int) {
 			} else {
 				bp = w.pack[:roundUp(nc, im.nr)*kc]
 				im.packB(bp, p.transB, p.b, p.ldb, j0, nc, p0, kc)
-				j.prefetchNext(w, ch, q)
 			}
+			j.prefetchNext(w, ch, q)
 			last := p.ep != nil && j.kb0+q == pl.nkb-1
 			for ic := 0; ic < p.m; ic += im.mcMax {
 				mc := min(im.mcMax, p.m-ic)
@@ -723,7 +730,7 @@ func (j *job) prefetchNext(w *worker, ch, q int) {
 	tiles := ((nc + im.nr - 1) / im.nr) * ((p.m + im.mr - 1) / im.mr)
 	if q+1 < j.nkb {
 		p0 := (j.kb0 + q + 1) * pl.kcb
-		w.pf.setB(p, j0, nc, p0, min(pl.kcb, p.k-p0), tiles)
+		w.pf.setB(p, j.kb0+q+1, j0, nc, p0, min(pl.kcb, p.k-p0), tiles)
 		return
 	}
 	w.pf = prefetch{}
@@ -739,7 +746,7 @@ func (j *job) prefetchNext(w *worker, ch, q int) {
 	w.claimed = nx
 	if nx < pl.nchunks() {
 		p0 := j.kb0 * pl.kcb
-		w.pf.setB(p, pl.bounds[nx], pl.bounds[nx+1]-pl.bounds[nx], p0, min(pl.kcb, p.k-p0), tiles)
+		w.pf.setB(p, j.kb0, pl.bounds[nx], pl.bounds[nx+1]-pl.bounds[nx], p0, min(pl.kcb, p.k-p0), tiles)
 	}
 }
 

@@ -66,15 +66,26 @@ func (pb *PackedB) panels(q, j0, nc, kc int) []float32 {
 // SgemmPacked computes C = alpha·op(A)·diag(s)·op(B) + beta·C like
 // SgemmScaled (s may be nil) with op(B) taken from pb: m×k op(A) (A is k×m
 // with row stride lda when transA), n and k those of pb. The packed copy
-// serves products whose plan shares the packed A across column chunks
-// (m ≤ n) with the implementation pb was packed for; others run SgemmScaled
-// on pb's source. The result is the same either way.
+// serves every plan — its layout is both the column strips that a plan
+// sharing A packs (m ≤ n) and the shared B of the others — with the
+// implementation pb was packed for; with another one SgemmScaled runs on
+// pb's source. The result is the same either way.
 func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, s []float32, pb *PackedB, beta float32, c []float32, ldc int) {
-	use := pb
-	if pb.im != active || m > pb.n {
-		use = nil
+	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, pb.b, pb.ldb, beta, c, ldc, extras{scaleA: s, packedB: pb.usable()})
+}
+
+// SgemmPackedEpilogue is SgemmPacked that hands each finished block of C
+// to ep, as SgemmEpilogue does.
+func SgemmPackedEpilogue(transA bool, m int, alpha float32, a []float32, lda int, s []float32, pb *PackedB, beta float32, c []float32, ldc int, ep Epilogue) {
+	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, pb.b, pb.ldb, beta, c, ldc, extras{scaleA: s, packedB: pb.usable(), ep: ep})
+}
+
+// usable returns pb if the active implementation can read it, else nil.
+func (pb *PackedB) usable() *PackedB {
+	if pb.im != active {
+		return nil
 	}
-	sgemm(transA, pb.transB, m, pb.n, pb.k, alpha, a, lda, pb.b, pb.ldb, beta, c, ldc, extras{scaleA: s, packedB: use})
+	return pb
 }
 
 // PackedA is op(A) of several products packed once, for a matrix that

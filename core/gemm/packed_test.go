@@ -8,8 +8,8 @@ import (
 
 // TestPacked: SgemmPacked gives SgemmScaled's bits for every implementation,
 // orientation and scaling, for shapes with partial panels, several k blocks,
-// several column chunks, and m > n (served from the source), with one
-// packed matrix reused across products.
+// several column chunks, and m > n (the packed copy as the plan's shared
+// B), with one packed matrix reused across products.
 func TestPacked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, im := range impls() {

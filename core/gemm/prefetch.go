@@ -74,8 +74,14 @@ func (pf *prefetch) line(r, l int) uintptr {
 }
 
 // setB makes pf the source of columns [j0, j0+nc) × k rows [p0, p0+kc) of
-// op(B), spread over tiles.
-func (pf *prefetch) setB(p *problem, j0, nc, p0, kc, tiles int) {
+// op(B) (k block kb), spread over tiles: with op(B) packed ahead, its
+// packed panels.
+func (pf *prefetch) setB(p *problem, kb, j0, nc, p0, kc, tiles int) {
+	if p.packedB != nil {
+		s := p.packedB.panels(kb, j0, nc, kc)
+		pf.set(s, len(s), 0, 1, 0, len(s), tiles)
+		return
+	}
 	if p.transB { // B is stored n×k
 		pf.set(p.b, p.ldb, j0, nc, p0, kc, tiles)
 	} else {
