@@ -10,6 +10,7 @@ package cpu
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 
@@ -19,7 +20,12 @@ import (
 )
 
 // Buf is the CPU buffer type.
-type Buf struct{ D []float32 }
+type Buf struct {
+	D []float32
+	// packed is D as a frozen weight [Out, In] packed ahead for the
+	// products ·D (tensor.WeightPacker), or nil.
+	packed *gemm.PackedB
+}
 
 // Len returns the number of elements.
 func (b *Buf) Len() int { return len(b.D) }
@@ -33,16 +39,21 @@ func (b *IBuf) Len() int { return len(b.D) }
 // Backend is the CPU backend. The zero value is not usable; call New.
 type Backend struct {
 	threads int
+	noPack  bool // SetWeightPacking(false)
 }
 
 var (
 	_ tensor.Backend            = (*Backend)(nil)
 	_ tensor.ScaledGELU         = (*Backend)(nil)
 	_ tensor.LinearCrossEntropy = (*Backend)(nil)
+	_ tensor.WeightPacker       = (*Backend)(nil)
 )
 
-// New returns a CPU backend using all cores (GOMAXPROCS).
-func New() *Backend { return &Backend{threads: runtime.GOMAXPROCS(0)} }
+// New returns a CPU backend using all cores (GOMAXPROCS). Weight packing
+// (PackWeight) is on unless the environment sets HUT_PACK_WEIGHTS=0.
+func New() *Backend {
+	return &Backend{threads: runtime.GOMAXPROCS(0), noPack: os.Getenv("HUT_PACK_WEIGHTS") == "0"}
+}
 
 // Name returns "cpu".
 func (be *Backend) Name() string { return "cpu" }
@@ -84,15 +95,59 @@ func FromI(d []int32) *IBuf { return &IBuf{D: d} }
 
 func (be *Backend) NewBuf(n int) tensor.Buf   { return &Buf{D: make([]float32, n)} }
 func (be *Backend) NewIBuf(n int) tensor.IBuf { return &IBuf{D: make([]int32, n)} }
-func (be *Backend) Free(b tensor.Buf)         { b.(*Buf).D = nil }
+func (be *Backend) Free(b tensor.Buf)         { *b.(*Buf) = Buf{} }
 func (be *Backend) FreeI(b tensor.IBuf)       { b.(*IBuf).D = nil }
 
-func (be *Backend) Write(dst tensor.Buf, off int, src []float32) { copy(F(dst)[off:off+len(src)], src) }
+func (be *Backend) Write(dst tensor.Buf, off int, src []float32) {
+	dst.(*Buf).packed = nil
+	copy(F(dst)[off:off+len(src)], src)
+}
 func (be *Backend) WriteI(dst tensor.IBuf, off int, src []int32) { copy(I(dst)[off:off+len(src)], src) }
 func (be *Backend) Read(src tensor.Buf, off int, dst []float32)  { copy(dst, F(src)[off:off+len(dst)]) }
-func (be *Backend) Zero(b tensor.Buf, off, n int)                { clear(F(b)[off : off+n]) }
+func (be *Backend) Zero(b tensor.Buf, off, n int) {
+	b.(*Buf).packed = nil
+	clear(F(b)[off : off+n])
+}
 func (be *Backend) Copy(dst tensor.Buf, dstOff int, src tensor.Buf, srcOff int, n int) {
+	dst.(*Buf).packed = nil
 	copy(F(dst)[dstOff:dstOff+n], F(src)[srcOff:srcOff+n])
+}
+
+// PackWeight implements tensor.WeightPacker with gemm.PackB: op(B) = w,
+// k = Out, n = In. It does nothing when packing is off (SetWeightPacking).
+func (be *Backend) PackWeight(w tensor.Buf, Out, In int) {
+	b := w.(*Buf)
+	if be.noPack || Out <= 0 || In <= 0 || len(b.D) < Out*In {
+		return
+	}
+	if pb := b.packed; pb != nil {
+		if n, k := pb.Dims(); n == In && k == Out {
+			return
+		}
+	}
+	b.packed = gemm.PackB(false, In, Out, b.D[:Out*In], In)
+}
+
+// UnpackWeight implements tensor.WeightPacker.
+func (be *Backend) UnpackWeight(w tensor.Buf) { w.(*Buf).packed = nil }
+
+// SetWeightPacking turns PackWeight on (the default) or off; off, it also
+// packs nothing new but keeps the copies made already. Off saves the memory
+// of the frozen weights' packed copies (as much as the weights) at the cost
+// of packing them in every backward pass.
+func (be *Backend) SetWeightPacking(on bool) { be.noPack = !on }
+
+// packedB returns b's packed copy if it serves the product ·b with
+// op(B) = b (not transposed) k×n and row stride ldb, else nil.
+func packedB(b tensor.Buf, transB bool, n, k, ldb int) *gemm.PackedB {
+	pb := b.(*Buf).packed
+	if pb == nil || transB || ldb != n {
+		return nil
+	}
+	if pn, pk := pb.Dims(); pn != n || pk != k {
+		return nil
+	}
+	return pb
 }
 
 // workPool holds the work buffers of the parallel loops (see workBuf).
@@ -156,6 +211,10 @@ func (be *Backend) MatMulScaled(c, a, b, s tensor.Buf, m, n, k int, transA, tran
 	var S []float32
 	if s != nil {
 		S = F(s)[:k]
+	}
+	if pb := packedB(b, transB, n, k, ldb); pb != nil {
+		gemm.SgemmPacked(transA, m, alpha, A, lda, S, pb, beta, C, max(n, 1))
+		return
 	}
 	gemm.SgemmScaled(transA, transB, m, n, k, alpha, A, lda, S, B, ldb, beta, C, max(n, 1))
 }

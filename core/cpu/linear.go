@@ -44,6 +44,7 @@ func (be *Backend) LinearForward(y, p, x, w, sIn, sOut, bias tensor.Buf, N, Out,
 // turned into its share of ds and into dx as the GEMM finishes it, in
 // place (H is written into dx's buffer), with ColSumMulScale's vector
 // operations in its order — each column's sum runs over the rows in order.
+// A weight packed ahead (PackWeight) is multiplied from its packed copy.
 func (be *Backend) LinearBackwardInput(dx, ds, dy, w, x, sOut, sIn tensor.Buf, N, Out, In int) {
 	DY, W, X, D := F(dy)[:N*Out], F(w)[:Out*In], F(x)[:N*In], F(ds)[:In]
 	SO, SI := optF(sOut, Out), optF(sIn, In)
@@ -70,6 +71,10 @@ func (be *Backend) LinearBackwardInput(dx, ds, dy, w, x, sOut, sIn tensor.Buf, N
 			}
 		}
 	}
-	gemm.SgemmEpilogue(false, false, N, In, Out, 1, DY, max(Out, 1), SO, W, max(In, 1), 0, H, max(In, 1), ep)
+	if pb := packedB(w, false, In, Out, max(In, 1)); pb != nil {
+		gemm.SgemmPackedEpilogue(false, N, 1, DY, max(Out, 1), SO, pb, 0, H, max(In, 1), ep)
+	} else {
+		gemm.SgemmEpilogue(false, false, N, In, Out, 1, DY, max(Out, 1), SO, W, max(In, 1), 0, H, max(In, 1), ep)
+	}
 	addVec(D, acc)
 }

@@ -92,3 +92,90 @@ func TestFusedLinearMatchesUnfused(t *testing.T) {
 		}
 	}
 }
+
+// TestPackWeight: a weight packed ahead (PackWeight) gives the products ·w
+// of MatMul, MatMulScaled and LinearBackwardInput the bits of an unpacked
+// copy, for plans that share A (N ≤ In) and B (N > In), with one worker and
+// two; the forward orientation (·wᵀ) is unaffected; Write, Zero and Copy
+// drop the packed copy (the products follow the new values), as do
+// UnpackWeight and Free; with packing off, PackWeight packs nothing.
+func TestPackWeight(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	same := func(t *testing.T, what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s[%d] = %g, want %g", what, i, got[i], want[i])
+			}
+		}
+	}
+	for _, sh := range []struct{ N, Out, In int }{{7, 45, 33}, {64, 300, 200}, {300, 70, 90}} {
+		for _, threads := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%dx%dx%d/threads=%d", sh.N, sh.Out, sh.In, threads), func(t *testing.T) {
+				N, Out, In := sh.N, sh.Out, sh.In
+				be := &Backend{threads: threads}
+				dy, x, xf := randn(r, N*Out, 1), randn(r, N*In, 1), randn(r, N*In, 1)
+				sOut, sIn := From(randn(r, Out, 1)), From(randn(r, In, 1))
+				w := be.NewBuf(Out * In)
+				// check runs every product on w and on a plain copy of its values.
+				check := func(t *testing.T, when string) {
+					t.Helper()
+					plain := From(append([]float32(nil), F(w)...))
+					for _, s := range []tensor.Buf{nil, sOut} {
+						got, want := make([]float32, N*In), make([]float32, N*In)
+						be.MatMulScaled(From(got), From(dy), w, s, N, In, Out, false, false, 1, 0)
+						be.MatMulScaled(From(want), From(dy), plain, s, N, In, Out, false, false, 1, 0)
+						same(t, when+": dx", got, want)
+					}
+					gdx, gds, wdx, wds := make([]float32, N*In), make([]float32, In), make([]float32, N*In), make([]float32, In)
+					be.LinearBackwardInput(From(gdx), From(gds), From(dy), w, From(x), sOut, sIn, N, Out, In)
+					be.LinearBackwardInput(From(wdx), From(wds), From(dy), plain, From(x), sOut, sIn, N, Out, In)
+					same(t, when+": fused dx", gdx, wdx)
+					same(t, when+": fused ds", gds, wds)
+					gy, wy := make([]float32, N*Out), make([]float32, N*Out)
+					be.MatMul(From(gy), From(xf), w, N, Out, In, false, true, 1, 0)
+					be.MatMul(From(wy), From(xf), plain, N, Out, In, false, true, 1, 0)
+					same(t, when+": forward", gy, wy)
+				}
+				packed := func() bool { return w.(*Buf).packed != nil }
+				be.Write(w, 0, randn(r, Out*In, 0.1))
+				be.PackWeight(w, Out, In)
+				if !packed() {
+					t.Fatal("PackWeight packed nothing")
+				}
+				check(t, "packed")
+				for _, change := range []struct {
+					name string
+					do   func()
+				}{
+					{"Write", func() { be.Write(w, 3, randn(r, 5, 1)) }},
+					{"Zero", func() { be.Zero(w, 1, 4) }},
+					{"Copy", func() { be.Copy(w, 2, From(randn(r, 9, 1)), 0, 9) }},
+				} {
+					be.PackWeight(w, Out, In)
+					change.do()
+					if packed() {
+						t.Fatalf("%s kept the packed copy", change.name)
+					}
+					be.PackWeight(w, Out, In)
+					check(t, "packed again after "+change.name)
+				}
+				be.UnpackWeight(w)
+				if packed() {
+					t.Fatal("UnpackWeight kept the packed copy")
+				}
+				be.SetWeightPacking(false)
+				be.PackWeight(w, Out, In)
+				if packed() {
+					t.Fatal("PackWeight packed with packing off")
+				}
+				be.SetWeightPacking(true)
+				be.PackWeight(w, Out, In)
+				be.Free(w)
+				if packed() {
+					t.Fatal("Free kept the packed copy")
+				}
+			})
+		}
+	}
+}

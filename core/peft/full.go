@@ -21,6 +21,7 @@ func (fullMethod) Defaults(*Config) {}
 type fullAdapter struct{ params []*tensor.Param }
 
 func (fullMethod) New(be tensor.Backend, l *Linear, cfg *Config, rng *rand.Rand) (Adapter, error) {
+	l.unpackW(be)
 	l.W.MakeTrainable(be)
 	f := &fullAdapter{params: []*tensor.Param{l.W}}
 	if l.Bias != nil {

@@ -101,7 +101,8 @@ func BackwardMLP(c *Ctx, fc, proj *Linear, dx, dpre, dh, dy, pre, h, x tensor.Bu
 	}
 	be := c.Be
 	c.Seed = projSeed
-	be.ColSumMul(ph.gradA(be, proj), dy, ph.z, N, proj.Out)                           // proj's ∂a
+	be.ColSumMul(ph.gradA(be, proj), dy, ph.z, N, proj.Out) // proj's ∂a
+	proj.packW(be)
 	be.MatMulScaled(dh, dy, proj.W.W, ph.a, N, proj.In, proj.Out, false, false, 1, 0) // H = (G⊙aᵀ)·W0
 	be.Zero(ph.gb, 0, proj.In)
 	var ds, s tensor.Buf

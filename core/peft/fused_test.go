@@ -262,3 +262,73 @@ func TestBackwardMLPMatchesPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedWeightFollowsMerge: the frozen weight that a backward pass had
+// the CPU backend pack ahead (packW) is dropped when a merge changes it, so
+// that a backward pass after Merge and Unmerge multiplies by the weight as
+// it is then — the bits of the same sequence on the backend with its
+// optional interfaces hidden, which never packs. And attaching full
+// fine-tuning drops it too (a trainable weight is never packed).
+func TestPackedWeightFollowsMerge(t *testing.T) {
+	const N, In, Out = 6, 40, 56
+	for _, method := range []string{"hut", "lora", "hira"} {
+		t.Run(method, func(t *testing.T) {
+			run := func(be tensor.Backend) [][]float32 {
+				r := rand.New(rand.NewPCG(7, 8))
+				rnd := func(n int) []float32 { return randVec(r, n, 1) }
+				l := &Linear{Name: "h.0.attn.c_attn", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In), Bias: tensor.NewParam(be, "bias", Out)}
+				be.Write(l.W.W, 0, rnd(Out*In))
+				be.Write(l.Bias.W, 0, rnd(Out))
+				if err := Attach(be, []*Linear{l}, &Config{Method: method, R: 3, Targets: []string{"c_attn"}}); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range l.Ad.Params() {
+					be.Write(p.W, 0, rnd(p.Size()))
+				}
+				c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
+				x, dy, y, dx := be.NewBuf(N*In), be.NewBuf(N*Out), be.NewBuf(N*Out), be.NewBuf(N*In)
+				be.Write(x, 0, rnd(N*In))
+				be.Write(dy, 0, rnd(N*Out))
+				var res [][]float32
+				for pass := 0; pass < 2; pass++ {
+					l.Forward(c, y, x, N)
+					l.Backward(c, dx, dy, x, N)
+					res = append(res, readBuf(be, y), readBuf(be, dx))
+					if err := l.Ad.Merge(be, l); err != nil {
+						t.Fatal(err)
+					}
+					if err := l.Ad.Unmerge(be, l); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return res
+			}
+			be := cpu.New()
+			got, want := run(be), run(plainBackend{cpu.New()})
+			sameBits(t, got, want)
+			// The round trip must change W's bits somewhere, or a stale
+			// packed copy would go unnoticed.
+			differs := false
+			for i := range want[1] {
+				differs = differs || math.Float32bits(want[1][i]) != math.Float32bits(want[3][i])
+			}
+			if !differs {
+				t.Fatal("the merge round trip left dx unchanged: the test cannot see a stale packed weight")
+			}
+		})
+	}
+	be := cpu.New()
+	l := &Linear{Name: "h.0.attn.c_attn", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In)}
+	be.Write(l.W.W, 0, randVec(rand.New(rand.NewPCG(9, 10)), Out*In, 1))
+	c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
+	l.Backward(c, be.NewBuf(N*In), be.NewBuf(N*Out), be.NewBuf(N*In), N)
+	if !l.packed {
+		t.Fatal("a frozen layer's backward pass did not pack W")
+	}
+	if err := Attach(be, []*Linear{l}, &Config{Method: "full", Targets: []string{"all-linear"}}); err != nil {
+		t.Fatal(err)
+	}
+	if l.packed {
+		t.Fatal("attaching full fine-tuning kept W packed")
+	}
+}

@@ -112,6 +112,7 @@ func (h *hiraAdapter) Backward(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 		be.MatMul(dx, dy, wp, N, l.In, l.Out, false, false, 1, 0)
 		return
 	}
+	l.packW(be)
 	be.MatMul(dx, dy, l.W.W, N, l.In, l.Out, false, false, 1, 0)
 	wd := h.delta(c, l, wsD, wsC)
 	dxd := c.WS.Get(wsA, N*l.In)
@@ -131,6 +132,7 @@ func (h *hiraAdapter) Merge(be tensor.Backend, l *Linear) error {
 	be.MatMul(d, h.B.W, h.A.W, l.Out, l.In, h.r, false, false, 1, 0)
 	wd := be.NewBuf(n)
 	be.Mul(wd, l.W.W, d, n)
+	l.unpackW(be)
 	be.AddInPlace(l.W.W, wd, n)
 	be.Free(d)
 	be.Free(wd)
@@ -158,6 +160,7 @@ func (h *hiraAdapter) Unmerge(be tensor.Backend, l *Linear) error {
 		}
 		w[i] /= s
 	}
+	l.unpackW(be)
 	be.Write(l.W.W, 0, w)
 	h.merged = false
 	return nil

@@ -148,6 +148,7 @@ func (h *hutAdapter) gradA(be tensor.Backend, l *Linear) tensor.Buf {
 func (h *hutAdapter) backwardZ(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 	be := c.Be
 	be.Zero(h.gb, 0, l.In)
+	l.packW(be)
 	if fl, ok := be.(tensor.FusedLinear); ok {
 		fl.LinearBackwardInput(dx, h.gb, dy, l.W.W, x, h.a, h.b, N, l.Out, l.In)
 	} else {
@@ -207,6 +208,7 @@ func (h *hutAdapter) Unmerge(be tensor.Backend, l *Linear) error {
 
 // scaleWeight sets W ← diag(rows)·W·diag(cols).
 func scaleWeight(be tensor.Backend, l *Linear, rows, cols tensor.Buf) {
+	l.unpackW(be)
 	tmp := be.NewBuf(l.Out * l.In)
 	be.ScaleRows(tmp, l.W.W, rows, l.Out, l.In)
 	be.ScaleCols(l.W.W, tmp, cols, l.Out, l.In)

@@ -90,6 +90,7 @@ func (a *loraAdapter) Backward(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 	if dx == nil {
 		return
 	}
+	l.packW(be)
 	be.MatMul(dx, dy, l.W.W, N, l.In, l.Out, false, false, 1, 0)
 	if !c.Train || a.p == 0 {
 		be.MatMul(dx, du, a.A.W, N, l.In, a.r, false, false, 1, 1)
@@ -107,6 +108,7 @@ func (a *loraAdapter) Merge(be tensor.Backend, l *Linear) error {
 	if a.merged {
 		return fmt.Errorf("%s: already merged", l.Name)
 	}
+	l.unpackW(be)
 	be.MatMul(l.W.W, a.B.W, a.A.W, l.Out, l.In, a.r, false, false, a.scale, 1)
 	a.merged = true
 	return nil
@@ -117,6 +119,7 @@ func (a *loraAdapter) Unmerge(be tensor.Backend, l *Linear) error {
 	if !a.merged {
 		return fmt.Errorf("%s: not merged", l.Name)
 	}
+	l.unpackW(be)
 	be.MatMul(l.W.W, a.B.W, a.A.W, l.Out, l.In, a.r, false, false, -a.scale, 1)
 	a.merged = false
 	return nil

@@ -77,6 +77,34 @@ type Linear struct {
 	W       *tensor.Param // [Out, In]
 	Bias    *tensor.Param // [Out] or nil
 	Ad      Adapter       // nil: frozen
+
+	packed bool // W is packed ahead in the backend (packW)
+}
+
+// packW has the backend keep the frozen W packed ahead for the
+// input-gradient products ·W (tensor.WeightPacker) from the first backward
+// pass on: they then skip packing it, for the same bits. A trainable W is
+// not packed.
+func (l *Linear) packW(be tensor.Backend) {
+	if l.packed || l.W.Trainable() {
+		return
+	}
+	if wp, ok := be.(tensor.WeightPacker); ok {
+		wp.PackWeight(l.W.W, l.Out, l.In)
+		l.packed = true
+	}
+}
+
+// unpackW drops W's packed copy; every change to W but the backend's Write,
+// Zero and Copy must come after it.
+func (l *Linear) unpackW(be tensor.Backend) {
+	if !l.packed {
+		return
+	}
+	if wp, ok := be.(tensor.WeightPacker); ok {
+		wp.UnpackWeight(l.W.W)
+	}
+	l.packed = false
 }
 
 // Forward runs the layer (through its adapter, if any).
@@ -98,6 +126,7 @@ func (l *Linear) Backward(c *Ctx, dx, dy, x tensor.Buf, N int) {
 		return
 	}
 	if dx != nil {
+		l.packW(c.Be)
 		c.Be.MatMul(dx, dy, l.W.W, N, l.In, l.Out, false, false, 1, 0)
 	}
 }

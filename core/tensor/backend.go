@@ -265,6 +265,19 @@ type FusedLinear interface {
 	LinearBackwardInput(dx, ds, dy, w, x, sOut, sIn Buf, N, Out, In int)
 }
 
+// WeightPacker is implemented by backends that can keep a frozen weight
+// w [Out, In] packed ahead, in the layout their matrix products read, for
+// the products that multiply by it from the right — the input gradient
+// dx = dy·w of MatMul, MatMulScaled and FusedLinear.LinearBackwardInput —
+// which then skip packing it on every call (the CPU backend). The results
+// are the same bits. The packed copy is a cache of w and as large: it must
+// be dropped with UnpackWeight before w changes through any operation but
+// Write, Zero, Copy and Free, which drop it themselves.
+type WeightPacker interface {
+	PackWeight(w Buf, Out, In int)
+	UnpackWeight(w Buf)
+}
+
 // LinearCrossEntropy is implemented by backends that fuse a tied LM head
 // with the cross-entropy after it (the CPU backend): the logits x·wᵀ are
 // formed one block of the vocabulary at a time and never stored whole, w is

@@ -40,7 +40,7 @@ func BenchmarkStep124M(b *testing.B) {
 	}
 }
 
-func benchSetup(b *testing.B, method string) (*Model, *Batch) {
+func benchSetup(b testing.TB, method string) (*Model, *Batch) {
 	cfg := Small()
 	cfg.ResidPdrop, cfg.EmbdPdrop, cfg.AttnPdrop = 0, 0, 0 // as hut bench and the PyTorch peer
 	m := New(cpu.New(), cfg)
