@@ -572,9 +572,8 @@ func run(im *impl, p *problem) {
 	j.group = max(1, (16<<10)/(j.r*pl.kcb))
 	j.gpb = (pl.dimPad/j.r + j.group - 1) / j.group
 	// With op(A) packed ahead of time, all its k blocks are one
-	// super-block, already packed.
-	// So with op(B) packed ahead when the plan shares B (m > n): the
-	// layouts are the same.
+	// super-block, already packed; so with op(B) packed ahead when the
+	// plan shares B (m > n), whose layout is the shared one.
 	var ready int32
 	switch {
 	case p.packedA != nil:

@@ -84,9 +84,10 @@ type Linear struct {
 // packW has the backend keep the frozen W packed ahead for the
 // input-gradient products ·W (tensor.WeightPacker) from the first backward
 // pass on: they then skip packing it, for the same bits. A trainable W is
-// not packed.
+// not packed. The backend packs again only if the copy was dropped (a
+// Write to W, for one).
 func (l *Linear) packW(be tensor.Backend) {
-	if l.packed || l.W.Trainable() {
+	if l.W.Trainable() {
 		return
 	}
 	if wp, ok := be.(tensor.WeightPacker); ok {
