@@ -85,7 +85,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	all := !*doGemm && !*doStep
 	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
-		"cpu": cpuModel(), "gemm_kernel": gemm.Impl(), "openblas": blaspeer.Available(), "openblas_core": blaspeer.CoreName()})
+		"cpu": cpuModel(), "gemm_kernel": gemm.Impl(), "openblas": blaspeer.Available(), "openblas_core": blaspeer.CoreName(),
+		"pack_weights": cpu.New().WeightPacking()})
 	pk, havePeak := peak.Measure(600*time.Millisecond, strings.Contains(gemm.Impl(), "512"))
 	if havePeak {
 		emit(stdout, benchRecord{"bench": "peak", "isa": pk.ISA, "threads": pk.Threads, "gflops": round(pk.GFLOPS, 1)})

@@ -137,6 +137,9 @@ func (be *Backend) UnpackWeight(w tensor.Buf) { w.(*Buf).packed = nil }
 // of packing them in every backward pass.
 func (be *Backend) SetWeightPacking(on bool) { be.noPack = !on }
 
+// WeightPacking reports whether PackWeight packs.
+func (be *Backend) WeightPacking() bool { return !be.noPack }
+
 // packedB returns b's packed copy if it serves the product ·b with
 // op(B) = b (not transposed) k×n and row stride ldb, else nil.
 func packedB(b tensor.Buf, transB bool, n, k, ldb int) *gemm.PackedB {

@@ -165,6 +165,9 @@ func TestPackWeight(t *testing.T) {
 					t.Fatal("UnpackWeight kept the packed copy")
 				}
 				be.SetWeightPacking(false)
+				if be.WeightPacking() {
+					t.Fatal("WeightPacking() after SetWeightPacking(false)")
+				}
 				be.PackWeight(w, Out, In)
 				if packed() {
 					t.Fatal("PackWeight packed with packing off")
