@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -18,14 +17,6 @@ import (
 // input absent.
 func TestFusedLinearMatchesUnfused(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
-	same := func(t *testing.T, what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s[%d] = %g, want %g", what, i, got[i], want[i])
-			}
-		}
-	}
 	for _, sh := range []struct{ N, Out, In int }{{1, 1, 1}, {7, 45, 33}, {64, 300, 200}, {300, 70, 90}, {256, 1100, 600}} {
 		for _, hut := range []bool{false, true} {
 			for _, withBias := range []bool{false, true} {
@@ -101,14 +92,6 @@ func TestFusedLinearMatchesUnfused(t *testing.T) {
 // UnpackWeight and Free; with packing off, PackWeight packs nothing.
 func TestPackWeight(t *testing.T) {
 	r := rand.New(rand.NewPCG(43, 44))
-	same := func(t *testing.T, what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s[%d] = %g, want %g", what, i, got[i], want[i])
-			}
-		}
-	}
 	for _, sh := range []struct{ N, Out, In int }{{7, 45, 33}, {64, 300, 200}, {300, 70, 90}} {
 		for _, threads := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%dx%dx%d/threads=%d", sh.N, sh.Out, sh.In, threads), func(t *testing.T) {
