@@ -46,6 +46,38 @@ func sameBits(t *testing.T, got, want [][]float32) {
 	}
 }
 
+// testLinear builds the layer h.0.<path> [out, in] on be for the fused-path
+// tests: its weight, and its bias when bias is set, drawn from r at scales
+// wS and bS; then method's adapter ("frozen": none; "hut-merged": HUT,
+// merged at the end) with every adapter parameter drawn again at scale adS,
+// away from its initial value.
+func testLinear(t *testing.T, be tensor.Backend, r *rand.Rand, path string, in, out int, bias bool, method string, wS, bS, adS float64) *Linear {
+	t.Helper()
+	l := &Linear{Name: "h.0." + path, In: in, Out: out, W: tensor.NewParam(be, "weight", out, in)}
+	be.Write(l.W.W, 0, randVec(r, out*in, wS))
+	if bias {
+		l.Bias = tensor.NewParam(be, "bias", out)
+		be.Write(l.Bias.W, 0, randVec(r, out, bS))
+	}
+	if method == "frozen" {
+		return l
+	}
+	m := strings.TrimSuffix(method, "-merged")
+	module := path[strings.LastIndex(path, ".")+1:]
+	if err := Attach(be, []*Linear{l}, &Config{Method: m, R: 3, Targets: []string{module}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range l.Ad.Params() {
+		be.Write(p.W, 0, randVec(r, p.Size(), adS))
+	}
+	if m != method {
+		if err := l.Ad.Merge(be, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
 // TestForwardGELUFusedMatchesPlain runs a linear layer and its GELU through
 // ForwardGELU/BackwardGELU on the CPU backend (fused for frozen, merged and
 // HUT layers) and on the same backend with its ScaledGELU hidden (the
@@ -65,29 +97,7 @@ func TestForwardGELUFusedMatchesPlain(t *testing.T) {
 					run := func(be tensor.Backend) (result, bool) {
 						r := rand.New(rand.NewPCG(1, 2))
 						rnd := func(n int, s float64) []float32 { return randVec(r, n, s) }
-						l := &Linear{Name: "h.0.mlp.c_fc", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In)}
-						be.Write(l.W.W, 0, rnd(Out*In, 0.2))
-						if withBias {
-							l.Bias = tensor.NewParam(be, "bias", Out)
-							be.Write(l.Bias.W, 0, rnd(Out, 0.5))
-						}
-						if method != "frozen" {
-							m := method
-							if m == "hut-merged" {
-								m = "hut"
-							}
-							if err := Attach(be, []*Linear{l}, &Config{Method: m, R: 3, Targets: []string{"c_fc"}}); err != nil {
-								t.Fatal(err)
-							}
-							for _, p := range l.Ad.Params() { // a, b (and LoRA's B) away from their initial values
-								be.Write(p.W, 0, rnd(p.Size(), 0.5))
-							}
-							if method == "hut-merged" {
-								if err := l.Ad.Merge(be, l); err != nil {
-									t.Fatal(err)
-								}
-							}
-						}
+						l := testLinear(t, be, r, "mlp.c_fc", In, Out, withBias, method, 0.2, 0.5, 0.5)
 						c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
 						x, dh := be.NewBuf(N*In), be.NewBuf(N*Out)
 						be.Write(x, 0, rnd(N*In, 1))
@@ -157,25 +167,7 @@ func TestFusedLinearMatchesPlain(t *testing.T) {
 				run := func(be tensor.Backend) [][]float32 {
 					r := rand.New(rand.NewPCG(3, 4))
 					rnd := func(n int) []float32 { return randVec(r, n, 1) }
-					l := &Linear{Name: "h.0.attn.c_attn", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In), Bias: tensor.NewParam(be, "bias", Out)}
-					be.Write(l.W.W, 0, rnd(Out*In))
-					be.Write(l.Bias.W, 0, rnd(Out))
-					if method != "frozen" {
-						m := strings.TrimSuffix(method, "-merged")
-						if err := Attach(be, []*Linear{l}, &Config{Method: m, R: 3, Targets: []string{"c_attn"}}); err != nil {
-							t.Fatal(err)
-						}
-						if l.Ad != nil {
-							for _, p := range l.Ad.Params() {
-								be.Write(p.W, 0, rnd(p.Size()))
-							}
-							if method == "hut-merged" {
-								if err := l.Ad.Merge(be, l); err != nil {
-									t.Fatal(err)
-								}
-							}
-						}
-					}
+					l := testLinear(t, be, r, "attn.c_attn", In, Out, true, method, 1, 1, 1)
 					read := func(b tensor.Buf) []float32 { return readBuf(be, b) }
 					c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
 					x, dy, y, dx := be.NewBuf(N*In), be.NewBuf(N*Out), be.NewBuf(N*Out), be.NewBuf(N*In)
@@ -216,21 +208,8 @@ func TestBackwardMLPMatchesPlain(t *testing.T) {
 					run := func(be tensor.Backend) [][]float32 {
 						r := rand.New(rand.NewPCG(5, 6))
 						rnd := func(n int) []float32 { return randVec(r, n, 0.5) }
-						lin := func(name string, in, out int, method string) *Linear {
-							l := &Linear{Name: "h.0.mlp." + name, In: in, Out: out, W: tensor.NewParam(be, "weight", out, in), Bias: tensor.NewParam(be, "bias", out)}
-							be.Write(l.W.W, 0, rnd(out*in))
-							be.Write(l.Bias.W, 0, rnd(out))
-							if method != "frozen" {
-								if err := Attach(be, []*Linear{l}, &Config{Method: method, R: 3, Targets: []string{name}}); err != nil {
-									t.Fatal(err)
-								}
-								for _, p := range l.Ad.Params() {
-									be.Write(p.W, 0, rnd(p.Size()))
-								}
-							}
-							return l
-						}
-						fc, proj := lin("c_fc", C, Inner, fcM), lin("c_proj", Inner, C, projM)
+						fc := testLinear(t, be, r, "mlp.c_fc", C, Inner, true, fcM, 0.5, 0.5, 0.5)
+						proj := testLinear(t, be, r, "mlp.c_proj", Inner, C, true, projM, 0.5, 0.5, 0.5)
 						c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
 						buf := func(n int, v []float32) tensor.Buf {
 							b := be.NewBuf(n)
@@ -276,15 +255,7 @@ func TestPackedWeightFollowsMerge(t *testing.T) {
 			run := func(be tensor.Backend) [][]float32 {
 				r := rand.New(rand.NewPCG(7, 8))
 				rnd := func(n int) []float32 { return randVec(r, n, 1) }
-				l := &Linear{Name: "h.0.attn.c_attn", In: In, Out: Out, W: tensor.NewParam(be, "weight", Out, In), Bias: tensor.NewParam(be, "bias", Out)}
-				be.Write(l.W.W, 0, rnd(Out*In))
-				be.Write(l.Bias.W, 0, rnd(Out))
-				if err := Attach(be, []*Linear{l}, &Config{Method: method, R: 3, Targets: []string{"c_attn"}}); err != nil {
-					t.Fatal(err)
-				}
-				for _, p := range l.Ad.Params() {
-					be.Write(p.W, 0, rnd(p.Size()))
-				}
+				l := testLinear(t, be, r, "attn.c_attn", In, Out, true, method, 1, 1, 1)
 				c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
 				x, dy, y, dx := be.NewBuf(N*In), be.NewBuf(N*Out), be.NewBuf(N*Out), be.NewBuf(N*In)
 				be.Write(x, 0, rnd(N*In))
