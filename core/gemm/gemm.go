@@ -466,10 +466,12 @@ var maxShared = 1 << 21
 func roundUp(x, r int) int { return (x + r - 1) / r * r }
 
 // kBlocks returns the k block size and the number of k blocks for inner
-// dimension k (k > 0). The blocks are balanced, and a multiple of 8 keeps
+// dimension k (k = 0 is blocked like k = 1: an empty operand packed ahead
+// needs a layout too). The blocks are balanced, and a multiple of 8 keeps
 // the packing fast paths. The k blocking depends on k only: it alone fixes
 // the arithmetic.
 func kBlocks(im *impl, k int) (kcb, nkb int) {
+	k = max(k, 1)
 	nkb = (k + im.kcMax - 1) / im.kcMax
 	kcb = min(roundUp((k+nkb-1)/nkb, 8), im.kcMax)
 	return kcb, (k + kcb - 1) / kcb

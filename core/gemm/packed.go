@@ -31,10 +31,7 @@ func PackB(transB bool, n, k int, b []float32, ldb int) *PackedB {
 	if n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension n=%d k=%d", n, k))
 	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	_, _, br, bc := storedDims(false, transB, 0, n, k)
 	checkMat("b", b, br, bc, ldb, n > 0 && k > 0)
 	im := active
 	kcb, nkb := kBlocks(im, k)
@@ -114,13 +111,10 @@ func (pa *PackedA) Pack(transA bool, m, k int, a []float32, lda int) {
 	if m < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d k=%d", m, k))
 	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
+	ar, ac, _, _ := storedDims(transA, false, m, 0, k)
 	checkMat("a", a, ar, ac, lda, m > 0 && k > 0)
 	im := active
-	kcb, nkb := kBlocks(im, max(k, 1))
+	kcb, nkb := kBlocks(im, k)
 	*pa = PackedA{im: im, transA: transA, m: m, k: k, kcb: kcb, mpad: roundUp(m, im.mr), data: pa.data[:0], a: a, lda: lda}
 	if m == 0 || k == 0 {
 		return

@@ -8,15 +8,15 @@ import (
 
 // TestPacked: SgemmPacked gives SgemmScaled's bits for every implementation,
 // orientation and scaling, for shapes with partial panels, several k blocks,
-// several column chunks, and m > n (the packed copy as the plan's shared
-// B), with one packed matrix reused across products.
+// several column chunks, m > n (the packed copy as the plan's shared B),
+// and n = 0 or k = 0, with one packed matrix reused across products.
 func TestPacked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, im := range impls() {
 		saved := active
 		active = im
 		for _, tb := range []bool{false, true} {
-			for _, d := range [][2]int{{1, 1}, {19, 33}, {1100, 600}, {2100, 70}, {40, 1030}} {
+			for _, d := range [][2]int{{1, 1}, {19, 33}, {1100, 600}, {2100, 70}, {40, 1030}, {0, 7}, {9, 0}} {
 				n, k := d[0], d[1]
 				br, bc := k, n
 				if tb {
