@@ -25,6 +25,7 @@ import (
 	"github.com/hutml/hut/core/tensor"
 	"github.com/hutml/hut/internal/bench"
 	"github.com/hutml/hut/internal/blaspeer"
+	"github.com/hutml/hut/internal/cpufeat"
 	"github.com/hutml/hut/internal/peak"
 	"github.com/hutml/hut/internal/pytorch"
 )
@@ -86,7 +87,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	all := !*doGemm && !*doStep
 	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
 		"cpu": cpuModel(), "gemm_kernel": gemm.Impl(), "openblas": blaspeer.Available(), "openblas_core": blaspeer.CoreName(),
-		"pack_weights": cpu.New().WeightPacking()})
+		"pack_weights": cpu.New().WeightPacking(), "hut_isa": cpufeat.ISA})
 	pk, havePeak := peak.Measure(600*time.Millisecond, strings.Contains(gemm.Impl(), "512"))
 	if havePeak {
 		emit(stdout, benchRecord{"bench": "peak", "isa": pk.ISA, "threads": pk.Threads, "gflops": round(pk.GFLOPS, 1)})
