@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	pairs := fs.Int("pairs", 9, "sgemm: alternating samples per library and shape")
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
-	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc")
+	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc -march=native (or $LLMC_MARCH)")
 	paired := fs.Int("paired", 0, "step benchmark: also run all the methods in one process, one step of each in turn, this many times; reports each method's median step and the median of the per-turn ratios (summary hut_over_*_paired), in which a drift of the machine's speed cancels")
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
 	childPaired := fs.String("child-paired", "", "internal: run the paired step benchmark of these methods in this process")
@@ -198,6 +199,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			p["bench"] = "peer_llmc"
+			p["march"] = cmp.Or(os.Getenv("LLMC_MARCH"), "native") // tools/llmc/run.sh's gcc -march
 			if theirs, ok := p["step_s"].(float64); ok {
 				for _, m := range []string{"hut", "full"} {
 					if ours, ok := res[m]["step_s"].(float64); ok && ours > 0 {
