@@ -89,6 +89,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
 		"cpu": cpuModel(), "gemm_kernel": gemm.Impl(), "openblas": blaspeer.Available(), "openblas_core": blaspeer.CoreName(),
 		"pack_weights": cpu.New().WeightPacking(), "hut_isa": cpufeat.ISA})
+	if w := openblasCoreWarning(blaspeer.CoreName(), gemm.Impl()); w != "" {
+		fmt.Fprintln(stderr, "hut bench:", w)
+	}
 	pk, havePeak := peak.Measure(600*time.Millisecond, strings.Contains(gemm.Impl(), "512"))
 	if havePeak {
 		emit(stdout, benchRecord{"bench": "peak", "isa": pk.ISA, "threads": pk.Threads, "gflops": round(pk.GFLOPS, 1)})
@@ -338,6 +341,23 @@ func benchChild(stderr io.Writer, what string, args ...string) (string, error) {
 		return "", fmt.Errorf("bench %s: %w", what, err)
 	}
 	return strings.TrimSpace(out.String()), nil
+}
+
+// openblasCoreWarning says when OpenBLAS runs kernels older than AVX2
+// (core, from openblas_get_corename; "" without OpenBLAS) while ours use
+// AVX2 or AVX-512 (impl): OpenBLAS does that on CPUs it does not recognise,
+// and it would make both the sgemm peer and PyTorch, which multiplies
+// with the same library, unfairly slow.
+func openblasCoreWarning(core, impl string) string {
+	switch core {
+	case "", "Haswell", "Zen", "SkylakeX", "CooperLake", "SapphireRapids", "Excavator":
+		return ""
+	}
+	if strings.HasPrefix(impl, "go") {
+		return ""
+	}
+	return fmt.Sprintf("OpenBLAS picked its %s kernels (no AVX2) while ours run %s — an unfair peer for the sgemm rows and for PyTorch, "+
+		"which multiplies with the same library; set OPENBLAS_CORETYPE=SkylakeX (CPUs with AVX-512) or Haswell (AVX2)", core, impl)
 }
 
 // stepper is one method's GPT-2 124M training step, ready to time.

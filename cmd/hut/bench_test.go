@@ -138,3 +138,26 @@ func TestPairedChild(t *testing.T) {
 		t.Errorf("hut over frozen = %v", r["frozen"])
 	}
 }
+
+func TestOpenblasCoreWarning(t *testing.T) {
+	for _, tc := range []struct {
+		core, impl string
+		warn       bool
+	}{
+		{"", "avx512-8x32", false},         // no OpenBLAS compiled in
+		{"SkylakeX", "avx512-8x32", false}, // matched
+		{"Haswell", "avx512-8x32", false},  // AVX2 peer chosen on purpose
+		{"Zen", "avx2-6x16", false},        // a Zen 3 as OpenBLAS sees it
+		{"Prescott", "avx512-8x32", true},  // unknown CPU: SSE3 fallback
+		{"Sandybridge", "avx2-6x16", true}, // AVX without FMA
+		{"Prescott", "go-3x4", false},      // ours without assembly either
+	} {
+		w := openblasCoreWarning(tc.core, tc.impl)
+		if (w != "") != tc.warn {
+			t.Errorf("openblasCoreWarning(%q, %q) = %q, want a warning: %v", tc.core, tc.impl, w, tc.warn)
+		}
+		if w != "" && (!strings.Contains(w, tc.core) || !strings.Contains(w, "OPENBLAS_CORETYPE")) {
+			t.Errorf("warning %q should name the core and OPENBLAS_CORETYPE", w)
+		}
+	}
+}
