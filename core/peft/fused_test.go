@@ -78,6 +78,20 @@ func testLinear(t *testing.T, be tensor.Backend, r *rand.Rand, path string, in, 
 	return l
 }
 
+// adapterGrads reads the gradients of the layers' adapter parameters, layer
+// by layer in Params order (nothing for a layer without an adapter).
+func adapterGrads(be tensor.Backend, ls ...*Linear) [][]float32 {
+	var g [][]float32
+	for _, l := range ls {
+		if l.Ad != nil {
+			for _, p := range l.Ad.Params() {
+				g = append(g, readBuf(be, p.G))
+			}
+		}
+	}
+	return g
+}
+
 // TestForwardGELUFusedMatchesPlain runs a linear layer and its GELU through
 // ForwardGELU/BackwardGELU on the CPU backend (fused for frozen, merged and
 // HUT layers) and on the same backend with its ScaledGELU hidden (the
@@ -112,11 +126,7 @@ func TestForwardGELUFusedMatchesPlain(t *testing.T) {
 						dx, dpre := be.NewBuf(N*In), be.NewBuf(N*Out)
 						l.BackwardGELU(c, dx, dpre, dh, pre, x, N, kind)
 						res.dx, res.dpre = read(dx), read(dpre)
-						if l.Ad != nil {
-							for _, p := range l.Ad.Params() {
-								res.grads = append(res.grads, read(p.G))
-							}
-						}
+						res.grads = adapterGrads(be, l)
 						_, _, fused := l.fusedGELU(be)
 						return res, fused
 					}
@@ -180,12 +190,7 @@ func TestFusedLinearMatchesPlain(t *testing.T) {
 					}
 					l.Backward(c, dx, dy, x, N)
 					res = append(res, read(dx))
-					if l.Ad != nil {
-						for _, p := range l.Ad.Params() {
-							res = append(res, read(p.G))
-						}
-					}
-					return res
+					return append(res, adapterGrads(be, l)...)
 				}
 				sameBits(t, run(cpu.New()), run(plainBackend{cpu.New()}))
 			})
@@ -226,14 +231,7 @@ func TestBackwardMLPMatchesPlain(t *testing.T) {
 						BackwardMLP(c, fc, proj, dx, dpre, dh, dy, pre, h, x, N, kind, 1, 2)
 						read := func(b tensor.Buf) []float32 { return readBuf(be, b) }
 						res := [][]float32{read(y), read(dx), read(dpre)}
-						for _, l := range []*Linear{fc, proj} {
-							if l.Ad != nil {
-								for _, p := range l.Ad.Params() {
-									res = append(res, read(p.G))
-								}
-							}
-						}
-						return res
+						return append(res, adapterGrads(be, fc, proj)...)
 					}
 					sameBits(t, run(cpu.New()), run(plainBackend{cpu.New()}))
 				})
