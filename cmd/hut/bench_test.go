@@ -139,6 +139,34 @@ func TestPairedChild(t *testing.T) {
 	}
 }
 
+// TestPairedInChild: HUT is paired with each other method in a process of
+// its own, whatever the order of --methods; every record names its pair.
+func TestPairedInChild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds four GPT-2 124M models in two processes")
+	}
+	var errb bytes.Buffer
+	recs, ratios, err := pairedInChild([]string{"frozen", "hut", "lora"}, 1, 4, 2, 2, "", &errb)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	want := [][2]string{{"hut", "frozen"}, {"frozen", "hut"}, {"hut", "lora"}, {"lora", "hut"}}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d: %v", len(recs), len(want), recs)
+	}
+	for i, w := range want {
+		if r := recs[i]; r["bench"] != "step_paired" || r["method"] != w[0] || r["paired_with"] != w[1] {
+			t.Errorf("record %d = %v, want %s paired with %s", i, r, w[0], w[1])
+		}
+	}
+	if len(ratios) != 2 || ratios["frozen"] <= 0 || ratios["lora"] <= 0 {
+		t.Errorf("ratios = %v, want hut over frozen and over lora", ratios)
+	}
+	if n := strings.Count(errb.String(), "in one process"); n != 2 {
+		t.Errorf("%d child processes announced, want 2:\n%s", n, errb.String())
+	}
+}
+
 func TestOpenblasCoreWarning(t *testing.T) {
 	for _, tc := range []struct {
 		core, impl string
