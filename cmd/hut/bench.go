@@ -78,6 +78,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if _, err := os.Stat(filepath.Join(*llmc, "train_gpt2.c")); err != nil {
 			return usagef("--llmc %s: no train_gpt2.c there (want an llm.c checkout)", *llmc)
 		}
+		if _, err := os.Stat(llmcScript); err != nil {
+			return usagef("--llmc: %s not found (run hut bench from the repository root)", llmcScript)
+		}
+	}
+	if *peers {
+		if _, err := os.Stat(pytorchScript); err != nil {
+			return usagef("--peers: %s not found (run hut bench from the repository root)", pytorchScript)
+		}
 	}
 	if *child != "" {
 		return stepChild(*child, *B, *T, *r, *steps, *targets, stdout)
@@ -196,21 +204,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			emit(stdout, p)
 		}
+		var llmcErr error
 		if *llmc != "" {
-			p, err := llmcPeer(*llmc, *steps, runtime.GOMAXPROCS(0), stderr)
-			if err != nil {
-				return err
-			}
-			p["bench"] = "peer_llmc"
-			p["march"] = cmp.Or(os.Getenv("LLMC_MARCH"), "native") // tools/llmc/run.sh's gcc -march
-			if theirs, ok := p["step_s"].(float64); ok {
-				for _, m := range []string{"hut", "full"} {
-					if ours, ok := res[m]["step_s"].(float64); ok && ours > 0 {
-						p[m+"_faster_by"] = round(theirs/ours, 2)
+			if p, err := llmcPeer(*llmc, *steps, runtime.GOMAXPROCS(0), stderr); err != nil {
+				// Keep the records measured so far; exit non-zero at the end.
+				fmt.Fprintf(stderr, "hut bench: llm.c peer failed: %v\n", err)
+				llmcErr = err
+			} else {
+				p["bench"] = "peer_llmc"
+				p["march"] = cmp.Or(os.Getenv("LLMC_MARCH"), "native") // tools/llmc/run.sh's gcc -march
+				if theirs, ok := p["step_s"].(float64); ok {
+					for _, m := range []string{"hut", "full"} {
+						if ours, ok := res[m]["step_s"].(float64); ok && ours > 0 {
+							p[m+"_faster_by"] = round(theirs/ours, 2)
+						}
 					}
 				}
+				emit(stdout, p)
 			}
-			emit(stdout, p)
 		}
 		for _, rec := range pairedRecs {
 			emit(stdout, rec)
@@ -229,6 +240,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			emit(stdout, sum)
+		}
+		if llmcErr != nil {
+			return llmcErr
 		}
 	}
 	return nil
@@ -636,9 +650,16 @@ func cpuModel() string {
 	return runtime.GOARCH
 }
 
+// The peers' scripts, relative to the repository root (hut bench --peers
+// and --llmc run from there).
+var (
+	pytorchScript = filepath.Join("tools", "peer_pytorch_bench.py")
+	llmcScript    = filepath.Join("tools", "llmc", "run.sh")
+)
+
 // pytorchPeer runs tools/peer_pytorch_bench.py with Debian's python3-torch.
 func pytorchPeer(method string, B, T, r, steps, threads int) (benchRecord, error) {
-	script := filepath.Join("tools", "peer_pytorch_bench.py")
+	script := pytorchScript
 	if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("%s not found (run from the repository root)", script)
 	}
@@ -658,7 +679,7 @@ func pytorchPeer(method string, B, T, r, steps, threads int) (benchRecord, error
 // tools/llmc/run.sh (gcc, OpenMP with the given thread count); runBench
 // has checked that dir holds a train_gpt2.c.
 func llmcPeer(dir string, steps, threads int, stderr io.Writer) (benchRecord, error) {
-	script := filepath.Join("tools", "llmc", "run.sh")
+	script := llmcScript
 	if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("--llmc: %s not found (run from the repository root)", script)
 	}

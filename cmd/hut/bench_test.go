@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,6 +13,10 @@ import (
 // the flag (the benchmarks themselves are not run by the tests).
 func TestBenchFlagErrors(t *testing.T) {
 	dir := t.TempDir()
+	llmc := t.TempDir() // an llm.c checkout, but the test runs outside the repository root
+	if err := os.WriteFile(filepath.Join(llmc, "train_gpt2.c"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		msg  string
@@ -19,6 +25,8 @@ func TestBenchFlagErrors(t *testing.T) {
 		{[]string{"--rounds", "0"}, "must be positive"},
 		{[]string{"--paired", "-1"}, "must not be negative"},
 		{[]string{"--llmc", dir}, "no train_gpt2.c"},
+		{[]string{"--llmc", llmc}, "tools/llmc/run.sh not found (run hut bench from the repository root)"},
+		{[]string{"--peers"}, "tools/peer_pytorch_bench.py not found (run hut bench from the repository root)"},
 		{[]string{"--methods", "dora", "--step", "--gemm=false"}, "unknown method"},
 	} {
 		var out, errb bytes.Buffer
