@@ -58,7 +58,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
 	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc -march=native (or $LLMC_MARCH)")
-	paired := fs.Int("paired", 0, "step benchmark: also pair HUT with each other method, the two in one process taking one step each in turn, this many times; reports each method's median step and the median of the per-turn ratios (summary hut_over_*_paired), in which a drift of the machine's speed cancels")
+	paired := fs.Int("paired", 10, "step benchmark: also pair HUT with each other method, the two in one process taking one step each in turn, this many times; reports each method's median step and the median of the per-turn ratios (summary hut_over_*_paired), in which a drift of the machine's speed cancels; 0: off")
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
 	childPaired := fs.String("child-paired", "", "internal: run the paired step benchmark of these methods in this process")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
@@ -170,7 +170,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		var pairedRecs []benchRecord
 		var pairedRatio map[string]float64
-		if *paired > 0 && len(ms) < 2 {
+		if *paired > 0 && len(ms) < 2 && flagSet(fs, "paired") {
 			fmt.Fprintln(stderr, "hut bench: --paired needs two or more --methods; skipped")
 		}
 		if *paired > 0 && len(ms) > 1 {
