@@ -162,3 +162,83 @@ func BenchmarkLMHead(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLinear times one c_attn-sized linear layer of the GPT-2 124M
+// step (N = 256 rows, 768 → 2304) as a HUT layer runs it against the
+// frozen layer it adapts: forward (HUT: Z = (X⊙b)·W0ᵀ with the scale
+// folded into the packing and Y = Z⊙a + c in the GEMM's epilogue; frozen:
+// Y = X·W0ᵀ + c) and input-gradient backward (HUT: ∂a = Σₙ G⊙Z, then
+// H = (G⊙a)·W0 with ∂b = Σₙ H⊙X and ∂X = H⊙b in the epilogue; frozen:
+// ∂X = G·W0), W0 packed for the backward GEMM as in a step. The operands
+// stay in cache here; in a step Z and X come back from memory, which is
+// most of what HUT adds there (docs/benchmarks.md).
+//
+//	go test -run XXX -bench Linear ./core/cpu
+func BenchmarkLinear(b *testing.B) {
+	be := New()
+	N, In, Out := 256, 768, 2304
+	r := rand.New(rand.NewPCG(1, 2))
+	x, w, bias, dy := be.NewBuf(N*In), be.NewBuf(Out*In), be.NewBuf(Out), be.NewBuf(N*Out)
+	sa, sb := be.NewBuf(Out), be.NewBuf(In)
+	for _, buf := range []*Buf{x.(*Buf), w.(*Buf), bias.(*Buf), dy.(*Buf), sa.(*Buf), sb.(*Buf)} {
+		for i := range buf.D {
+			buf.D[i] = float32(r.NormFloat64())
+		}
+	}
+	y, z, dx := be.NewBuf(N*Out), be.NewBuf(N*Out), be.NewBuf(N*In)
+	da, db := be.NewBuf(Out), be.NewBuf(In)
+	be.PackWeight(w, Out, In)
+	defer be.Free(w)
+	b.Run("forward/frozen", func(b *testing.B) {
+		for b.Loop() {
+			be.LinearForward(y, nil, x, w, nil, nil, bias, N, Out, In)
+		}
+	})
+	b.Run("forward/hut", func(b *testing.B) {
+		for b.Loop() {
+			be.LinearForward(y, z, x, w, sb, sa, bias, N, Out, In)
+		}
+	})
+	b.Run("backward/frozen", func(b *testing.B) {
+		for b.Loop() {
+			be.MatMul(dx, dy, w, N, In, Out, false, false, 1, 0)
+		}
+	})
+	b.Run("backward/hut", func(b *testing.B) {
+		for b.Loop() {
+			be.Zero(da, 0, Out)
+			be.ColSumMul(da, dy, z, N, Out)
+			be.Zero(db, 0, In)
+			be.LinearBackwardInput(dx, db, dy, w, x, sa, sb, N, Out, In)
+		}
+	})
+}
+
+// BenchmarkAdamW times the optimizer's update of HUT's trainable
+// parameters in the GPT-2 124M step (M_A and M_B of the 48 block linears
+// at r = 8: 1,179,648 values) and of full fine-tuning's 124 M, in one
+// call each (the step makes one call per parameter tensor).
+//
+//	go test -run XXX -bench AdamW ./core/cpu
+func BenchmarkAdamW(b *testing.B) {
+	be := New()
+	stats := be.NewBuf(4)
+	F(stats)[2] = 1 // the gradient scale AdamWStep reads
+	h := tensor.AdamW{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, Step: 1}
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"hut", 1179648}, {"full", 124439808}} {
+		b.Run(c.name, func(b *testing.B) {
+			p, g, m, v := be.NewBuf(c.n), be.NewBuf(c.n), be.NewBuf(c.n), be.NewBuf(c.n)
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range F(g) {
+				F(p)[i], F(g)[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+			}
+			b.SetBytes(int64(c.n) * 28) // p, g, m, v read; p, m, v written
+			for b.Loop() {
+				be.AdamWStep(p, g, m, v, c.n, h, stats, 2)
+			}
+		})
+	}
+}
