@@ -58,7 +58,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
 	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc -march=native (or $LLMC_MARCH)")
-	paired := fs.Int("paired", 10, "step benchmark: also pair HUT with each other method, the two in one process taking one step each in turn, this many times; reports each method's median step and the median of the per-turn ratios (summary hut_over_*_paired), in which a drift of the machine's speed cancels; 0: off")
+	paired := fs.Int("paired", 10, "step benchmark: also pair HUT with each other method, the two in one process taking one step each in turn, this many times (in every round, a fresh process each); reports each method's median step and the median of the per-turn ratios over all rounds (summary hut_over_*_paired), in which a drift of the machine's speed cancels; 0: off")
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
 	childPaired := fs.String("child-paired", "", "internal: run the paired step benchmark of these methods in this process")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
@@ -147,8 +147,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
+		if *paired > 0 && len(ms) < 2 && flagSet(fs, "paired") {
+			fmt.Fprintln(stderr, "hut bench: --paired needs two or more --methods; skipped")
+		}
 		runs := map[string][]benchRecord{}
 		peerRuns := map[string][]benchRecord{}
+		var pairRuns []pairRun
 		for round := 0; round < *rounds; round++ {
 			for _, m := range ms {
 				rec, err := stepInChild(m, *B, *T, *r, *steps, *targets, stderr)
@@ -167,19 +171,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 				peerRuns[m] = append(peerRuns[m], p)
 			}
-		}
-		var pairedRecs []benchRecord
-		var pairedRatio map[string]float64
-		if *paired > 0 && len(ms) < 2 && flagSet(fs, "paired") {
-			fmt.Fprintln(stderr, "hut bench: --paired needs two or more --methods; skipped")
-		}
-		if *paired > 0 && len(ms) > 1 {
-			var err error
-			pairedRecs, pairedRatio, err = pairedInChild(ms, *B, *T, *r, *paired, *targets, stderr)
-			if err != nil {
-				return err
+			if *paired > 0 && len(ms) > 1 {
+				prs, err := pairedInChild(ms, *B, *T, *r, *paired, *targets, stderr)
+				if err != nil {
+					return err
+				}
+				pairRuns = append(pairRuns, prs...)
 			}
 		}
+		pairedRecs, pairedRatio, pairedByProc := combinePairs(pairRuns)
 		res := map[string]benchRecord{}
 		for _, m := range ms {
 			rec := combineRounds(runs[m])
@@ -237,6 +237,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 				if r, ok := pairedRatio[o]; ok {
 					sum["hut_over_"+o+"_paired"] = round(r, 3)
+				}
+				if rs := pairedByProc[o]; len(rs) > 1 {
+					sum["hut_over_"+o+"_paired_rounds"] = rs
 				}
 			}
 			emit(stdout, sum)
@@ -493,6 +496,11 @@ func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io
 		}
 		rec := st.record("step_paired", B, T, r, median(slices.Clone(times[i])))
 		rec["turns"] = turns
+		ts := make([]float64, len(times[i]))
+		for t, v := range times[i] {
+			ts[t] = round(v, 5)
+		}
+		rec["step_s_turns"] = ts // turn by turn, for the parent to pool processes
 		emit(stdout, rec)
 	}
 	emit(stdout, ratios)
@@ -514,23 +522,25 @@ func median(x []float64) float64 {
 	return x[len(x)/2]
 }
 
+// pairRun is one pair's child process: the step_paired records of the
+// first method and of the other, with their step times turn by turn.
+type pairRun struct {
+	first, other benchRecord
+}
+
 // pairedInChild pairs HUT (or, without it, the first method) with each
 // other method in turn: one fresh process per pair holds the two models
 // only and alternates their steps (pairedChild), so that each step follows
-// a step of either method equally often. A process holding every method
-// would have HUT's steps follow full fine-tuning's, which leaves the caches
-// full of its 2 GB of weights, gradients and moments (measured: HUT over
-// frozen 1.037 and 1.041 with five models, 1.020 and 1.030 with two). It
-// returns the pairs' step_paired records, each naming the method it was
-// paired with, and, for each other method o, the median per-turn ratio of
-// the first method's step over o's.
-func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr io.Writer) ([]benchRecord, map[string]float64, error) {
+// a step of either method equally often and no third model's work (full
+// fine-tuning's 2 GB of state, say) comes between them. It returns one
+// pairRun per other method, each record naming the method it was paired
+// with.
+func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr io.Writer) ([]pairRun, error) {
 	first := methods[0]
 	if slices.Contains(methods, "hut") {
 		first = "hut"
 	}
-	var recs []benchRecord
-	ratios := map[string]float64{}
+	var runs []pairRun
 	for _, o := range methods {
 		if o == first {
 			continue
@@ -539,29 +549,105 @@ func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr 
 		out, err := benchChild(stderr, "--paired", "--child-paired", first+","+o, "--paired", strconv.Itoa(turns),
 			"--B", strconv.Itoa(B), "--T", strconv.Itoa(T), "--r", strconv.Itoa(r), "--targets", targets)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+		var pr pairRun
 		for _, line := range strings.Split(out, "\n") {
 			var rec benchRecord
 			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				return nil, nil, fmt.Errorf("bench --paired: %w (%q)", err, line)
+				return nil, fmt.Errorf("bench --paired: %w (%q)", err, line)
 			}
-			switch rec["bench"] {
-			case "step_paired":
-				if rec["method"] == first {
-					rec["paired_with"] = o
-				} else {
-					rec["paired_with"] = first
-				}
-				recs = append(recs, rec)
-			case "paired_ratios":
-				if v, ok := rec[o].(float64); ok {
-					ratios[o] = v
-				}
+			if rec["bench"] != "step_paired" {
+				continue
+			}
+			switch rec["method"] {
+			case first:
+				rec["paired_with"], pr.first = o, rec
+			case o:
+				rec["paired_with"], pr.other = first, rec
 			}
 		}
+		if pr.first == nil || pr.other == nil || len(stepTurns(pr.first)) != len(stepTurns(pr.other)) {
+			return nil, fmt.Errorf("bench --paired: %s and %s: incomplete records from the child process", first, o)
+		}
+		runs = append(runs, pr)
 	}
-	return recs, ratios, nil
+	return runs, nil
+}
+
+// stepTurns is a step_paired record's step times, turn by turn.
+func stepTurns(rec benchRecord) []float64 {
+	var ts []float64
+	switch v := rec["step_s_turns"].(type) {
+	case []float64:
+		ts = v
+	case []any:
+		for _, x := range v {
+			f, _ := x.(float64)
+			ts = append(ts, f)
+		}
+	}
+	return ts
+}
+
+// combinePairs pools the pairs' processes (one per round): for each pair,
+// a step_paired record per method whose step_s is the median of all its
+// turns (step_s_rounds: each process's median); for each other method o,
+// the median over all turns of the first method's step over o's in the
+// same turn, and that median process by process.
+func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64, byProc map[string][]float64) {
+	ratio, byProc = map[string]float64{}, map[string][]float64{}
+	var order []string
+	group := map[string][]pairRun{}
+	for _, pr := range runs {
+		o, _ := pr.other["method"].(string)
+		if _, ok := group[o]; !ok {
+			order = append(order, o)
+		}
+		group[o] = append(group[o], pr)
+	}
+	for _, o := range order {
+		var pooled []float64
+		var firsts, others []benchRecord
+		for _, pr := range group[o] {
+			a, b := stepTurns(pr.first), stepTurns(pr.other)
+			for t := range a {
+				pooled = append(pooled, a[t]/b[t])
+			}
+			byProc[o] = append(byProc[o], round(turnRatio(a, b), 3))
+			firsts, others = append(firsts, pr.first), append(others, pr.other)
+		}
+		ratio[o] = median(pooled)
+		recs = append(recs, poolPaired(firsts), poolPaired(others))
+	}
+	return recs, ratio, byProc
+}
+
+// poolPaired merges one method's step_paired records from several
+// processes into one: the median of all their turns, and the rates that
+// follow from it.
+func poolPaired(recs []benchRecord) benchRecord {
+	num := func(r benchRecord, k string) float64 { v, _ := r[k].(float64); return v }
+	out := maps.Clone(recs[0])
+	delete(out, "step_s_turns")
+	var all, meds []float64
+	for _, r := range recs {
+		all = append(all, stepTurns(r)...)
+		meds = append(meds, num(r, "step_s"))
+	}
+	if len(all) == 0 {
+		return out
+	}
+	med := median(all)
+	out["step_s"], out["turns"] = round(med, 4), len(all)
+	if len(recs) > 1 {
+		out["step_s_rounds"] = meds
+	}
+	if tokens := num(out, "B") * num(out, "T"); med > 0 {
+		out["tokens_per_s"] = round(tokens/med, 1)
+		out["gflops"] = round(num(out, "flops_per_token")*tokens/med/1e3, 1)
+	}
+	return out
 }
 
 // flopsPerToken counts the useful model FLOPs of one training token as

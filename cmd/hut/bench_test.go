@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -139,6 +140,9 @@ func TestPairedChild(t *testing.T) {
 		if s, _ := recs[i]["step_s"].(float64); s <= 0 {
 			t.Errorf("%s step_s = %v", m, recs[i]["step_s"])
 		}
+		if ts := stepTurns(recs[i]); len(ts) != 3 {
+			t.Errorf("%s step_s_turns = %v, want 3 times", m, recs[i]["step_s_turns"])
+		}
 	}
 	if r := recs[2]; r["bench"] != "paired_ratios" || r["of"] != "hut" {
 		t.Errorf("ratios record = %v", r)
@@ -148,30 +152,77 @@ func TestPairedChild(t *testing.T) {
 }
 
 // TestPairedInChild: HUT is paired with each other method in a process of
-// its own, whatever the order of --methods; every record names its pair.
+// its own, whatever the order of --methods; every record names its pair
+// and carries its step times turn by turn.
 func TestPairedInChild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds four GPT-2 124M models in two processes")
 	}
 	var errb bytes.Buffer
-	recs, ratios, err := pairedInChild([]string{"frozen", "hut", "lora"}, 1, 4, 2, 2, "", &errb)
+	runs, err := pairedInChild([]string{"frozen", "hut", "lora"}, 1, 4, 2, 2, "", &errb)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
-	want := [][2]string{{"hut", "frozen"}, {"frozen", "hut"}, {"hut", "lora"}, {"lora", "hut"}}
-	if len(recs) != len(want) {
-		t.Fatalf("%d records, want %d: %v", len(recs), len(want), recs)
+	if len(runs) != 2 {
+		t.Fatalf("%d pair runs, want 2", len(runs))
 	}
-	for i, w := range want {
-		if r := recs[i]; r["bench"] != "step_paired" || r["method"] != w[0] || r["paired_with"] != w[1] {
-			t.Errorf("record %d = %v, want %s paired with %s", i, r, w[0], w[1])
+	for i, other := range []string{"frozen", "lora"} {
+		for _, c := range []struct {
+			rec          benchRecord
+			method, with string
+		}{{runs[i].first, "hut", other}, {runs[i].other, other, "hut"}} {
+			if c.rec["bench"] != "step_paired" || c.rec["method"] != c.method || c.rec["paired_with"] != c.with {
+				t.Errorf("pair %d: record %v, want %s paired with %s", i, c.rec, c.method, c.with)
+			}
+			if ts := stepTurns(c.rec); len(ts) != 2 || ts[0] <= 0 || ts[1] <= 0 {
+				t.Errorf("pair %d, %s: step_s_turns = %v", i, c.method, c.rec["step_s_turns"])
+			}
 		}
-	}
-	if len(ratios) != 2 || ratios["frozen"] <= 0 || ratios["lora"] <= 0 {
-		t.Errorf("ratios = %v, want hut over frozen and over lora", ratios)
 	}
 	if n := strings.Count(errb.String(), "in one process"); n != 2 {
 		t.Errorf("%d child processes announced, want 2:\n%s", n, errb.String())
+	}
+}
+
+// TestCombinePairs: the pairs' processes are pooled turn by turn; the
+// ratio is the median over all turns, not the ratio of medians, and each
+// process's own median is kept.
+func TestCombinePairs(t *testing.T) {
+	rec := func(method, with string, turns ...float64) benchRecord {
+		return benchRecord{"bench": "step_paired", "method": method, "paired_with": with, "B": 4.0, "T": 64.0,
+			"flops_per_token": 500.0, "step_s": median(slices.Clone(turns)), "step_s_turns": turns}
+	}
+	runs := []pairRun{
+		{rec("hut", "frozen", 0.52, 0.53, 0.51), rec("frozen", "hut", 0.50, 0.50, 0.50)},   // 1.04, 1.06, 1.02
+		{rec("hut", "lora", 0.50, 0.50, 0.50), rec("lora", "hut", 0.50, 0.50, 0.50)},       // 1, 1, 1
+		{rec("hut", "frozen", 0.63, 0.618, 0.642), rec("frozen", "hut", 0.60, 0.60, 0.60)}, // 1.05, 1.03, 1.07
+	}
+	recs, ratio, byProc := combinePairs(runs)
+	// Six turns over frozen: 1.02 … 1.07; median takes the upper middle one.
+	if got, want := ratio["frozen"], 0.63/0.6; got != want {
+		t.Errorf("ratio over frozen = %v, want %v", got, want)
+	}
+	if ratio["lora"] != 1 {
+		t.Errorf("ratio over lora = %v, want 1", ratio["lora"])
+	}
+	if got := byProc["frozen"]; len(got) != 2 || got[0] != 1.04 || got[1] != 1.05 {
+		t.Errorf("by process = %v, want [1.04 1.05]", got)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4: %v", len(recs), recs)
+	}
+	h := recs[0]
+	if h["method"] != "hut" || h["paired_with"] != "frozen" || h["turns"] != 6 || h["step_s"] != 0.618 || h["step_s_turns"] != nil {
+		t.Errorf("hut's pooled record = %v", h)
+	}
+	if r, _ := h["step_s_rounds"].([]float64); len(r) != 2 {
+		t.Errorf("step_s_rounds = %v", h["step_s_rounds"])
+	}
+	if h["tokens_per_s"] != 414.2 || h["gflops"] != 207.1 {
+		t.Errorf("rates = %v tokens/s, %v GFLOP/s; want 414.2, 207.1", h["tokens_per_s"], h["gflops"])
+	}
+	if recs[2]["method"] != "hut" || recs[2]["paired_with"] != "lora" || recs[3]["method"] != "lora" {
+		t.Errorf("records out of order: %v", recs)
 	}
 }
 
