@@ -15,6 +15,31 @@ type scaledOutput interface {
 	backwardZ(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int)
 }
 
+// outputRecomputer is an adapter that can write its layer's output again
+// from what it keeps for its own backward pass.
+type outputRecomputer interface {
+	recomputeOutput(c *Ctx, l *Linear, y tensor.Buf, N int)
+}
+
+// RecomputesOutput reports whether, after a training Forward, the layer
+// can write its output again, bit for bit (RecomputeOutput), from what it
+// keeps for its backward pass anyway: an unmerged HUT layer keeps Z, and
+// y = Z⊙a + bias. A caller that needs y in the backward pass can then take
+// it in scratch and rebuild it there instead of keeping it.
+func (l *Linear) RecomputesOutput() bool {
+	if l.Ad == nil || l.Ad.Merged() {
+		return false
+	}
+	_, ok := l.Ad.(outputRecomputer)
+	return ok
+}
+
+// RecomputeOutput writes into y the output of the layer's last training
+// Forward; only when RecomputesOutput.
+func (l *Linear) RecomputeOutput(c *Ctx, y tensor.Buf, N int) {
+	l.Ad.(outputRecomputer).recomputeOutput(c, l, y, N)
+}
+
 // fusedGELU says whether ForwardGELU and BackwardGELU leave the layer's
 // output to the GELU on this backend: sg is the backend's ScaledGELU and
 // so the adapter's scaledOutput (nil for a frozen or merged layer).

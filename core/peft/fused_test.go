@@ -301,3 +301,45 @@ func TestPackedWeightFollowsMerge(t *testing.T) {
 		t.Fatal("attaching full fine-tuning kept W packed")
 	}
 }
+
+// TestRecomputeOutput: an unmerged HUT layer rebuilds its training
+// output from the Z it keeps, bit for bit, on the fused CPU path and on
+// the plain one; other layers do not offer to.
+func TestRecomputeOutput(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		bias   bool
+		want   bool
+	}{
+		{"hut", true, true},
+		{"hut", false, true},
+		{"hut-merged", true, false},
+		{"lora", true, false},
+		{"hira", true, false},
+		{"frozen", true, false},
+	} {
+		for _, plain := range []bool{false, true} {
+			name := fmt.Sprintf("%s/bias=%v/plain=%v", tc.method, tc.bias, plain)
+			var be tensor.Backend = cpu.New()
+			if plain {
+				be = plainBackend{be}
+			}
+			r := rand.New(rand.NewPCG(7, 8))
+			N, in, out := 37, 24, 40
+			l := testLinear(t, be, r, "attn.c_attn", in, out, tc.bias, tc.method, 0.2, 0.5, 0.3)
+			if got := l.RecomputesOutput(); got != tc.want {
+				t.Errorf("%s: RecomputesOutput = %v, want %v", name, got, tc.want)
+				continue
+			}
+			if !tc.want {
+				continue
+			}
+			x, y, y2 := be.NewBuf(N*in), be.NewBuf(N*out), be.NewBuf(N*out)
+			be.Write(x, 0, randVec(r, N*in, 1))
+			c := &Ctx{Be: be, WS: NewWorkspace(be), Train: true}
+			l.Forward(c, y, x, N)
+			l.RecomputeOutput(c, y2, N)
+			sameBits(t, [][]float32{readBuf(be, y2)}, [][]float32{readBuf(be, y)})
+		}
+	}
+}

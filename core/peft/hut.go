@@ -135,6 +135,13 @@ func (h *hutAdapter) Backward(c *Ctx, l *Linear, dx, dy, x tensor.Buf, N int) {
 	h.backwardZ(c, l, dx, dy, x, N)
 }
 
+// recomputeOutput implements outputRecomputer: Y = Z⊙a + bias from the Z
+// the last training Forward kept, by the same operation as Forward's
+// (the fused linear's epilogue computes each element the same way).
+func (h *hutAdapter) recomputeOutput(c *Ctx, l *Linear, y tensor.Buf, N int) {
+	c.Be.ScaleColsBias(y, h.z, h.a, l.bias(), N, l.Out)
+}
+
 // scale and gradA implement scaledOutput: a, and ∂a zeroed for the
 // consumer of Z to accumulate Σ_n G⊙Z into.
 func (h *hutAdapter) scale() tensor.Buf { return h.a }

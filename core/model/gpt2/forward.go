@@ -50,6 +50,7 @@ type activations struct {
 	dres, dres2, dtmp tensor.Buf // [N, C]
 	dln               tensor.Buf // [N, C]
 	dqkv              tensor.Buf // [N, 3C]
+	qkvWS             tensor.Buf // [N, 3C] scratch: a layer's qkv rebuilt by its c_attn (RecomputesOutput)
 	dfch, dfchg       tensor.Buf // [N, inner]
 	attScratch        tensor.Buf
 }
@@ -70,7 +71,7 @@ func (m *Model) ensureActs(B, T int) *activations {
 	for l := 0; l < cfg.NLayer; l++ {
 		a.layers = append(a.layers, layerActs{
 			ln1: be.NewBuf(N * C), ln1m: be.NewBuf(N), ln1r: be.NewBuf(N),
-			qkv: be.NewBuf(N * 3 * C), att: be.NewBuf(B * NH * T * T), atty: be.NewBuf(N * C),
+			att: be.NewBuf(B * NH * T * T), atty: be.NewBuf(N * C), // qkv: allocated when first kept
 			res2: be.NewBuf(N * C),
 			ln2:  be.NewBuf(N * C), ln2m: be.NewBuf(N), ln2r: be.NewBuf(N),
 			fch: be.NewBuf(N * I), fchg: be.NewBuf(N * I),
@@ -79,7 +80,7 @@ func (m *Model) ensureActs(B, T int) *activations {
 	a.lnf, a.lnfm, a.lnfr = be.NewBuf(N*C), be.NewBuf(N), be.NewBuf(N)
 	a.tmpA, a.tmpB = be.NewBuf(N*C), be.NewBuf(N*C)
 	a.dres, a.dres2, a.dtmp, a.dln = be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C), be.NewBuf(N*C)
-	a.dqkv = be.NewBuf(N * 3 * C)
+	a.dqkv, a.qkvWS = be.NewBuf(N*3*C), be.NewBuf(N*3*C)
 	a.dfch, a.dfchg = be.NewBuf(N*I), be.NewBuf(N*I)
 	a.attScratch = be.NewBuf(B * NH * T * T)
 	m.acts = a
@@ -99,13 +100,15 @@ func (m *Model) freeActs() {
 	if a.logits != nil {
 		be.Free(a.logits)
 	}
-	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.dfch, a.dfchg, a.attScratch}
+	bufs := []tensor.Buf{a.w, a.lnf, a.lnfm, a.lnfr, a.tmpA, a.tmpB, a.dres, a.dres2, a.dtmp, a.dln, a.dqkv, a.qkvWS, a.dfch, a.dfchg, a.attScratch}
 	bufs = append(bufs, a.res...)
 	for _, l := range a.layers {
 		bufs = append(bufs, l.ln1, l.ln1m, l.ln1r, l.qkv, l.att, l.atty, l.res2, l.ln2, l.ln2m, l.ln2r, l.fch, l.fchg)
 	}
 	for _, b := range bufs {
-		be.Free(b)
+		if b != nil {
+			be.Free(b)
+		}
 	}
 	m.acts = nil
 }
@@ -189,8 +192,20 @@ func (m *Model) Forward(b *Batch, stats tensor.Buf, train, grad bool, seeds Seed
 		res := a.res[l]
 		be.LayerNorm(la.ln1, la.ln1m, la.ln1r, res, ly.LN1W.W, ly.LN1B.W, N, C, cfg.LayerNormEps)
 		ctx.Seed = seeds.Site(l, siteAdAttn)
-		ly.Attn.Forward(ctx, la.qkv, la.ln1, N)
-		be.Attention(la.atty, la.att, la.qkv, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
+		// A layer that can rebuild qkv from what it keeps for its own
+		// backward pass (HUT keeps Z; qkv = Z⊙a + bias) writes it to
+		// scratch, and Backward rebuilds it there: the layer then keeps as
+		// much as the frozen layer does, and qkv makes no round trip to
+		// memory.
+		qkv := a.qkvWS
+		if !train || !ly.Attn.RecomputesOutput() {
+			if la.qkv == nil {
+				la.qkv = be.NewBuf(N * 3 * C)
+			}
+			qkv = la.qkv
+		}
+		ly.Attn.Forward(ctx, qkv, la.ln1, N)
+		be.Attention(la.atty, la.att, qkv, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
 			PDrop: drop(cfg.AttnPdrop), Seed: seeds.Site(l, siteAttn)})
 		ctx.Seed = seeds.Site(l, siteAdAttnProj)
 		ly.AttnProj.Forward(ctx, a.tmpA, la.atty, N)
@@ -278,7 +293,12 @@ func (m *Model) Backward(b *Batch, seeds Seeds) {
 		}
 		ctx.Seed = seeds.Site(l, siteAdAttnProj)
 		ly.AttnProj.Backward(ctx, a.dln, dap, la.atty, N)
-		be.AttentionBackward(a.dqkv, a.attScratch, a.dln, la.qkv, la.att, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
+		qkv := la.qkv
+		if ly.Attn.RecomputesOutput() {
+			ly.Attn.RecomputeOutput(ctx, a.qkvWS, N)
+			qkv = a.qkvWS
+		}
+		be.AttentionBackward(a.dqkv, a.attScratch, a.dln, qkv, la.att, tensor.AttnSpec{B: B, T: T, C: C, NH: cfg.NHead, Causal: true,
 			PDrop: cfg.AttnPdrop, Seed: seeds.Site(l, siteAttn)})
 		ctx.Seed = seeds.Site(l, siteAdAttn)
 		ly.Attn.Backward(ctx, a.dln, a.dqkv, la.ln1, N)

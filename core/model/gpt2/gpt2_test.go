@@ -73,6 +73,13 @@ func TestGradients(t *testing.T) {
 			seeds := Seeds(1234)
 			m.Forward(b, m.NewStats(), true, true, seeds, 0.1)
 			m.Backward(b, seeds)
+			for l, la := range m.acts.layers {
+				// HUT's c_attn rebuilds qkv from its Z for the backward pass
+				// (so the gradients below check that path); the others keep it.
+				if kept := la.qkv != nil; kept == (method == "hut") {
+					t.Errorf("layer %d: qkv kept = %v", l, kept)
+				}
+			}
 			named := m.TrainableNamed()
 			if len(named) == 0 {
 				t.Fatal("no trainable parameters")
