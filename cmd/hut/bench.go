@@ -243,6 +243,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			emit(stdout, sum)
+			if len(pairedRatio) > 0 {
+				fmt.Fprintln(stderr, "hut bench: hut_over_*_paired (steps alternated in one process, pooled over rounds) is the steadiest ratio; hut_over_* compares separate processes, whose speed can differ by several per cent on a shared machine (more rounds: --rounds)")
+			}
 		}
 		if llmcErr != nil {
 			return llmcErr
