@@ -170,8 +170,8 @@ func BenchmarkLMHead(b *testing.B) {
 // Y = X·W0ᵀ + c) and input-gradient backward (HUT: ∂a = Σₙ G⊙Z, then
 // H = (G⊙a)·W0 with ∂b = Σₙ H⊙X and ∂X = H⊙b in the epilogue; frozen:
 // ∂X = G·W0), W0 packed for the backward GEMM as in a step. The operands
-// stay in cache here; in a step Z and X come back from memory, which is
-// most of what HUT adds there (docs/benchmarks.md).
+// stay in cache here; in a step Z and X have been pushed out of it by the
+// time the backward pass reads them (docs/benchmarks.md).
 //
 //	go test -run XXX -bench Linear ./core/cpu
 func BenchmarkLinear(b *testing.B) {
