@@ -27,6 +27,15 @@
 	VFMADD231PS  Y12, Y15, Y10; \
 	VFMADD231PS  Y13, Y15, Y11
 
+// Four k steps, then SI and DI moved past them (the unrolled loop's body).
+#define KSTEP4 \
+	KSTEP(0, 0); \
+	KSTEP(24, 64); \
+	KSTEP(48, 128); \
+	KSTEP(72, 192); \
+	ADDQ $96, SI; \
+	ADDQ $256, DI
+
 // acc = alpha·acc + beta·C[addr] with one rounding for the sum (Y13 = beta).
 #define UPD(addr, acc) \
 	VMOVUPS     addr, Y14; \
@@ -82,12 +91,7 @@ TEXT ·kern6x16(SB), NOSPLIT, $0-64
 loop4pf:
 	PREFETCHT1 (R11)
 	ADDQ       $64, R11
-	KSTEP(0, 0)
-	KSTEP(24, 64)
-	KSTEP(48, 128)
-	KSTEP(72, 192)
-	ADDQ $96, SI
-	ADDQ $256, DI
+	KSTEP4
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JLT  tail
@@ -95,12 +99,7 @@ loop4pf:
 	JNE  loop4pf
 
 loop4:
-	KSTEP(0, 0)
-	KSTEP(24, 64)
-	KSTEP(48, 128)
-	KSTEP(72, 192)
-	ADDQ $96, SI
-	ADDQ $256, DI
+	KSTEP4
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  loop4

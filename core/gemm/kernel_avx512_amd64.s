@@ -33,6 +33,15 @@
 	VFMADD231PS  Z16, Z21, Z14; \
 	VFMADD231PS  Z17, Z21, Z15
 
+// Four k steps, then SI and DI moved past them (the unrolled loop's body).
+#define KSTEP4_512 \
+	KSTEP512(0, 0); \
+	KSTEP512(32, 128); \
+	KSTEP512(64, 256); \
+	KSTEP512(96, 384); \
+	ADDQ $128, SI; \
+	ADDQ $512, DI
+
 // acc = alpha·acc + beta·C[addr] with one rounding for the sum (Z23 = beta).
 #define UPD512(addr, acc) \
 	VMOVUPS     addr, Z24; \
@@ -96,12 +105,7 @@ TEXT ·kern8x32(SB), NOSPLIT, $0-64
 loop4pf:
 	PREFETCHT1 (R11)
 	ADDQ       $64, R11
-	KSTEP512(0, 0)
-	KSTEP512(32, 128)
-	KSTEP512(64, 256)
-	KSTEP512(96, 384)
-	ADDQ $128, SI
-	ADDQ $512, DI
+	KSTEP4_512
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JLT  tail
@@ -109,12 +113,7 @@ loop4pf:
 	JNE  loop4pf
 
 loop4:
-	KSTEP512(0, 0)
-	KSTEP512(32, 128)
-	KSTEP512(64, 256)
-	KSTEP512(96, 384)
-	ADDQ $128, SI
-	ADDQ $512, DI
+	KSTEP4_512
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  loop4
