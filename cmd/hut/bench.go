@@ -38,6 +38,17 @@ func init() {
 // benchRecord is one JSON line of hut bench.
 type benchRecord map[string]any
 
+// num is the record's number k (0 when it has none).
+func (r benchRecord) num(k string) float64 { v, _ := r[k].(float64); return v }
+
+// setRates sets tokens/s and GFLOP/s from the step time med.
+func (r benchRecord) setRates(med float64) {
+	if tokens := r.num("B") * r.num("T"); med > 0 {
+		r["tokens_per_s"] = round(tokens/med, 1)
+		r["gflops"] = round(r.num("flops_per_token")*tokens/med/1e3, 1)
+	}
+}
+
 func emit(w io.Writer, r benchRecord) {
 	b, _ := json.Marshal(r)
 	fmt.Fprintln(w, string(b))
@@ -261,22 +272,18 @@ func combineRounds(recs []benchRecord) benchRecord {
 	if len(recs) == 1 {
 		return recs[0]
 	}
-	num := func(r benchRecord, k string) float64 { v, _ := r[k].(float64); return v }
 	out := maps.Clone(recs[0])
 	times := make([]float64, len(recs))
 	for i, r := range recs {
-		times[i] = num(r, "step_s")
-		out["step_s_min"] = min(num(out, "step_s_min"), num(r, "step_s_min"))
-		out["peak_rss_mb"] = max(num(out, "peak_rss_mb"), num(r, "peak_rss_mb"))
+		times[i] = r.num("step_s")
+		out["step_s_min"] = min(out.num("step_s_min"), r.num("step_s_min"))
+		out["peak_rss_mb"] = max(out.num("peak_rss_mb"), r.num("peak_rss_mb"))
 	}
 	out["step_s_rounds"] = slices.Clone(times)
 	sort.Float64s(times)
 	med := times[len(times)/2]
 	out["step_s"], out["rounds"] = med, len(recs)
-	if tokens := num(out, "B") * num(out, "T"); med > 0 {
-		out["tokens_per_s"] = round(tokens/med, 1)
-		out["gflops"] = round(num(out, "flops_per_token")*tokens/med/1e3, 1)
-	}
+	out.setRates(med)
 	return out
 }
 
@@ -630,13 +637,12 @@ func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64,
 // processes into one: the median of all their turns, and the rates that
 // follow from it.
 func poolPaired(recs []benchRecord) benchRecord {
-	num := func(r benchRecord, k string) float64 { v, _ := r[k].(float64); return v }
 	out := maps.Clone(recs[0])
 	delete(out, "step_s_turns")
 	var all, meds []float64
 	for _, r := range recs {
 		all = append(all, stepTurns(r)...)
-		meds = append(meds, num(r, "step_s"))
+		meds = append(meds, r.num("step_s"))
 	}
 	if len(all) == 0 {
 		return out
@@ -646,10 +652,7 @@ func poolPaired(recs []benchRecord) benchRecord {
 	if len(recs) > 1 {
 		out["step_s_rounds"] = meds
 	}
-	if tokens := num(out, "B") * num(out, "T"); med > 0 {
-		out["tokens_per_s"] = round(tokens/med, 1)
-		out["gflops"] = round(num(out, "flops_per_token")*tokens/med/1e3, 1)
-	}
+	out.setRates(med)
 	return out
 }
 
