@@ -190,7 +190,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				pairRuns = append(pairRuns, prs...)
 			}
 		}
-		pairedRecs, pairedRatio, pairedByProc := combinePairs(pairRuns)
+		pairedRecs, pairedRatio, pairedByProc, pairedExtraMS := combinePairs(pairRuns)
 		res := map[string]benchRecord{}
 		for _, m := range ms {
 			rec := combineRounds(runs[m])
@@ -252,6 +252,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				if rs := pairedByProc[o]; len(rs) > 1 {
 					sum["hut_over_"+o+"_paired_rounds"] = rs
 				}
+				if ms, ok := pairedExtraMS[o]; ok {
+					sum["hut_minus_"+o+"_paired_ms"] = ms
+				}
 			}
 			emit(stdout, sum)
 			if len(pairedRatio) > 0 {
@@ -267,7 +270,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 // combineRounds merges one method's step records from several rounds:
 // the median round's step time (and the rates that follow from it), the
-// fastest step, the largest peak memory, and every round's step time.
+// fastest step, the largest peak memory, every round's step time, and
+// each phase's median over the rounds.
 func combineRounds(recs []benchRecord) benchRecord {
 	if len(recs) == 1 {
 		return recs[0]
@@ -284,6 +288,15 @@ func combineRounds(recs []benchRecord) benchRecord {
 	med := times[len(times)/2]
 	out["step_s"], out["rounds"] = med, len(recs)
 	out.setRates(med)
+	for _, name := range stepPhases {
+		if _, ok := out[name+"_s"]; ok {
+			ph := make([]float64, len(recs))
+			for i, r := range recs {
+				ph[i] = r.num(name + "_s")
+			}
+			out[name+"_s"] = median(ph)
+		}
+	}
 	return out
 }
 
@@ -390,7 +403,15 @@ type stepper struct {
 	method string
 	m      *gpt2.Model
 	step   func(s int)
+	// phases is the last step's time in seconds in each of stepPhases:
+	// the forward pass (with the zeroing of the gradients and the fused LM
+	// head's loss and gradient), the backward pass, and the optimizer
+	// (gradient norm, clipping, AdamW).
+	phases [3]float64
 }
+
+// stepPhases names the parts of a step that stepper.phases times.
+var stepPhases = [3]string{"forward", "backward", "optimizer"}
 
 // newStepper builds GPT-2 124M (random weights, dropout off as in the
 // PyTorch peer) with method attached and a fixed random batch, and runs one
@@ -422,12 +443,20 @@ func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 	params := m.Trainable()
 	st := &stepper{method: method, m: m}
 	st.step = func(s int) {
+		t0 := time.Now()
 		be.Zero(stats, 0, gpt2.NumStats)
 		for _, p := range params {
 			be.Zero(p.G, 0, p.Size())
 		}
 		m.Forward(batch, stats, true, true, gpt2.Seeds(s), 0)
+		t1 := time.Now()
 		m.Backward(batch, gpt2.Seeds(s))
+		t2 := time.Now()
+		defer func() {
+			// The CPU backend is synchronous: each phase has finished when
+			// its calls return.
+			st.phases = [3]float64{t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()}
+		}()
 		for _, p := range params {
 			be.SumSquares(stats, gpt2.StatNormSq, p.G, p.Size())
 		}
@@ -461,13 +490,20 @@ func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writ
 		return err
 	}
 	times := make([]float64, steps)
+	var phases [len(stepPhases)][]float64
 	for i := range times {
 		t0 := time.Now()
 		st.step(i + 1)
 		times[i] = time.Since(t0).Seconds()
+		for ph, v := range st.phases {
+			phases[ph] = append(phases[ph], v)
+		}
 	}
 	sort.Float64s(times)
 	rec := st.record("step", B, T, r, times[len(times)/2])
+	for ph, name := range stepPhases {
+		rec[name+"_s"] = round(median(phases[ph]), 5)
+	}
 	rec["step_s_min"] = round(times[0], 4)
 	rec["peak_rss_mb"] = peakRSSMB()
 	emit(stdout, rec)
@@ -477,10 +513,10 @@ func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writ
 // pairedChild builds every method's model in this one process and times
 // one step of each in turn, turns times, starting each turn with the next
 // method so that none always follows the same one. It prints a
-// "step_paired" record per method (the median of its steps, no peak
-// memory: the models share the process) and a "paired_ratios" record: for
-// each method, the median over turns of the first method's step time over
-// its step time in the same turn.
+// "step_paired" record per method (the median of its steps and of each of
+// its phases, no peak memory: the models share the process) and a
+// "paired_ratios" record: for each method, the median over turns of the
+// first method's step time over its step time in the same turn.
 func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io.Writer) error {
 	var sts []*stepper
 	for _, m := range methods {
@@ -491,12 +527,16 @@ func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io
 		sts = append(sts, st)
 	}
 	times := make([][]float64, len(sts))
+	phases := make([][3][]float64, len(sts))
 	for turn := 0; turn < turns; turn++ {
 		for k := range sts {
 			i := (turn + k) % len(sts)
 			t0 := time.Now()
 			sts[i].step(turn + 1)
 			times[i] = append(times[i], time.Since(t0).Seconds())
+			for ph, v := range sts[i].phases {
+				phases[i][ph] = append(phases[i][ph], v)
+			}
 		}
 	}
 	ratios := benchRecord{"bench": "paired_ratios", "of": methods[0], "turns": turns}
@@ -506,15 +546,25 @@ func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io
 		}
 		rec := st.record("step_paired", B, T, r, median(slices.Clone(times[i])))
 		rec["turns"] = turns
-		ts := make([]float64, len(times[i]))
-		for t, v := range times[i] {
-			ts[t] = round(v, 5)
+		// Turn by turn, for the parent to pool processes.
+		rec["step_s_turns"] = roundAll(times[i], 5)
+		for ph, name := range stepPhases {
+			rec[name+"_s"] = round(median(slices.Clone(phases[i][ph])), 5)
+			rec[name+"_s_turns"] = roundAll(phases[i][ph], 6)
 		}
-		rec["step_s_turns"] = ts // turn by turn, for the parent to pool processes
 		emit(stdout, rec)
 	}
 	emit(stdout, ratios)
 	return nil
+}
+
+// roundAll rounds every element of x to the given number of decimals.
+func roundAll(x []float64, decimals int) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = round(v, decimals)
+	}
+	return out
 }
 
 // turnRatio is the median over turns of a[t]/b[t].
@@ -586,9 +636,12 @@ func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr 
 }
 
 // stepTurns is a step_paired record's step times, turn by turn.
-func stepTurns(rec benchRecord) []float64 {
+func stepTurns(rec benchRecord) []float64 { return rec.turns("step_s_turns") }
+
+// turns is the record's list of numbers k (read back from JSON or not).
+func (r benchRecord) turns(k string) []float64 {
 	var ts []float64
-	switch v := rec["step_s_turns"].(type) {
+	switch v := r[k].(type) {
 	case []float64:
 		ts = v
 	case []any:
@@ -604,9 +657,12 @@ func stepTurns(rec benchRecord) []float64 {
 // a step_paired record per method whose step_s is the median of all its
 // turns (step_s_rounds: each process's median); for each other method o,
 // the median over all turns of the first method's step over o's in the
-// same turn, and that median process by process.
-func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64, byProc map[string][]float64) {
-	ratio, byProc = map[string]float64{}, map[string][]float64{}
+// same turn, that median process by process, and, phase by phase
+// (stepPhases), the median over all turns of the first method's time minus
+// o's in the same turn, in milliseconds: where the difference of the steps
+// lies.
+func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64, byProc map[string][]float64, extraMS map[string]benchRecord) {
+	ratio, byProc, extraMS = map[string]float64{}, map[string][]float64{}, map[string]benchRecord{}
 	var order []string
 	group := map[string][]pairRun{}
 	for _, pr := range runs {
@@ -618,6 +674,7 @@ func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64,
 	}
 	for _, o := range order {
 		var pooled []float64
+		var diffs [len(stepPhases)][]float64
 		var firsts, others []benchRecord
 		for _, pr := range group[o] {
 			a, b := stepTurns(pr.first), stepTurns(pr.other)
@@ -625,20 +682,43 @@ func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64,
 				pooled = append(pooled, a[t]/b[t])
 			}
 			byProc[o] = append(byProc[o], round(turnRatio(a, b), 3))
+			for ph, name := range stepPhases {
+				pa, pb := pr.first.turns(name+"_s_turns"), pr.other.turns(name+"_s_turns")
+				for t := range min(len(pa), len(pb)) {
+					diffs[ph] = append(diffs[ph], pa[t]-pb[t])
+				}
+			}
 			firsts, others = append(firsts, pr.first), append(others, pr.other)
 		}
 		ratio[o] = median(pooled)
+		if len(diffs[0]) > 0 {
+			ms := benchRecord{}
+			for ph, name := range stepPhases {
+				ms[name] = round(1e3*median(diffs[ph]), 2)
+			}
+			extraMS[o] = ms
+		}
 		recs = append(recs, poolPaired(firsts), poolPaired(others))
 	}
-	return recs, ratio, byProc
+	return recs, ratio, byProc, extraMS
 }
 
 // poolPaired merges one method's step_paired records from several
-// processes into one: the median of all their turns, and the rates that
-// follow from it.
+// processes into one: the median of all their turns (of the step and of
+// each phase), and the rates that follow from it.
 func poolPaired(recs []benchRecord) benchRecord {
 	out := maps.Clone(recs[0])
 	delete(out, "step_s_turns")
+	for _, name := range stepPhases {
+		delete(out, name+"_s_turns")
+		var all []float64
+		for _, r := range recs {
+			all = append(all, r.turns(name+"_s_turns")...)
+		}
+		if len(all) > 0 {
+			out[name+"_s"] = round(median(all), 5)
+		}
+	}
 	var all, meds []float64
 	for _, r := range recs {
 		all = append(all, stepTurns(r)...)

@@ -39,18 +39,20 @@ func TestBenchFlagErrors(t *testing.T) {
 }
 
 // TestCombineRounds: the median round's time and the rates from it, the
-// fastest step and the largest memory of all rounds.
+// fastest step and the largest memory of all rounds, each phase's median.
 func TestCombineRounds(t *testing.T) {
 	rec := func(step, min, rss float64) benchRecord {
 		return benchRecord{"bench": "step", "method": "hut", "B": 4.0, "T": 64.0, "flops_per_token": 500.0,
-			"step_s": step, "step_s_min": min, "peak_rss_mb": rss, "tokens_per_s": 256 / step}
+			"step_s": step, "step_s_min": min, "peak_rss_mb": rss, "tokens_per_s": 256 / step,
+			"forward_s": 0.6 * step, "backward_s": 0.4 * step, "optimizer_s": 0.001}
 	}
 	one := rec(0.6, 0.59, 800)
 	if got := combineRounds([]benchRecord{one}); got["step_s"] != 0.6 || got["rounds"] != nil {
 		t.Errorf("one round changed: %v", got)
 	}
 	got := combineRounds([]benchRecord{rec(0.7, 0.69, 800), rec(0.5, 0.48, 830), rec(0.6, 0.55, 810)})
-	for k, want := range map[string]float64{"step_s": 0.6, "step_s_min": 0.48, "peak_rss_mb": 830, "tokens_per_s": 426.7, "gflops": 213.3} {
+	for k, want := range map[string]float64{"step_s": 0.6, "step_s_min": 0.48, "peak_rss_mb": 830, "tokens_per_s": 426.7, "gflops": 213.3,
+		"forward_s": 0.6 * 0.6, "backward_s": 0.4 * 0.6, "optimizer_s": 0.001} {
 		if got[k] != want {
 			t.Errorf("%s = %v, want %v", k, got[k], want)
 		}
@@ -140,8 +142,29 @@ func TestPairedChild(t *testing.T) {
 		if s, _ := recs[i]["step_s"].(float64); s <= 0 {
 			t.Errorf("%s step_s = %v", m, recs[i]["step_s"])
 		}
-		if ts := stepTurns(recs[i]); len(ts) != 3 {
+		ts := stepTurns(recs[i])
+		if len(ts) != 3 {
 			t.Errorf("%s step_s_turns = %v, want 3 times", m, recs[i]["step_s_turns"])
+			continue
+		}
+		// Each turn's phases lie within its step (rounded to 1e-5 s and
+		// 1e-6 s); forward and backward take time, the optimizer of the
+		// frozen pass has nothing to update.
+		for turn, step := range ts {
+			var sum float64
+			for _, name := range stepPhases {
+				pt := recs[i].turns(name + "_s_turns")
+				if len(pt) != 3 {
+					t.Fatalf("%s %s_s_turns = %v, want 3 times", m, name, recs[i][name+"_s_turns"])
+				}
+				if pt[turn] < 0 || (name != "optimizer" && pt[turn] <= 0) {
+					t.Errorf("%s turn %d: %s took %v s", m, turn, name, pt[turn])
+				}
+				sum += pt[turn]
+			}
+			if sum > step+2e-5 {
+				t.Errorf("%s turn %d: phases add up to %v s, more than the step's %v s", m, turn, sum, step)
+			}
 		}
 	}
 	if r := recs[2]; r["bench"] != "paired_ratios" || r["of"] != "hut" {
@@ -186,18 +209,24 @@ func TestPairedInChild(t *testing.T) {
 
 // TestCombinePairs: the pairs' processes are pooled turn by turn; the
 // ratio is the median over all turns, not the ratio of medians, and each
-// process's own median is kept.
+// process's own median is kept; so are the phases' times and differences.
 func TestCombinePairs(t *testing.T) {
 	rec := func(method, with string, turns ...float64) benchRecord {
+		// Each step: 60% forward, 40% backward, no optimizer.
+		var fw, bw []float64
+		for _, v := range turns {
+			fw, bw = append(fw, 0.6*v), append(bw, 0.4*v)
+		}
 		return benchRecord{"bench": "step_paired", "method": method, "paired_with": with, "B": 4.0, "T": 64.0,
-			"flops_per_token": 500.0, "step_s": median(slices.Clone(turns)), "step_s_turns": turns}
+			"flops_per_token": 500.0, "step_s": median(slices.Clone(turns)), "step_s_turns": turns,
+			"forward_s_turns": fw, "backward_s_turns": bw, "optimizer_s_turns": make([]float64, len(turns))}
 	}
 	runs := []pairRun{
 		{rec("hut", "frozen", 0.52, 0.53, 0.51), rec("frozen", "hut", 0.50, 0.50, 0.50)},   // 1.04, 1.06, 1.02
 		{rec("hut", "lora", 0.50, 0.50, 0.50), rec("lora", "hut", 0.50, 0.50, 0.50)},       // 1, 1, 1
 		{rec("hut", "frozen", 0.63, 0.618, 0.642), rec("frozen", "hut", 0.60, 0.60, 0.60)}, // 1.05, 1.03, 1.07
 	}
-	recs, ratio, byProc := combinePairs(runs)
+	recs, ratio, byProc, extraMS := combinePairs(runs)
 	// Six turns over frozen: 1.02 … 1.07; median takes the upper middle one.
 	if got, want := ratio["frozen"], 0.63/0.6; got != want {
 		t.Errorf("ratio over frozen = %v, want %v", got, want)
@@ -220,6 +249,21 @@ func TestCombinePairs(t *testing.T) {
 	}
 	if h["tokens_per_s"] != 414.2 || h["gflops"] != 207.1 {
 		t.Errorf("rates = %v tokens/s, %v GFLOP/s; want 414.2, 207.1", h["tokens_per_s"], h["gflops"])
+	}
+	// Phases: pooled medians, the turns dropped.
+	if h["forward_s"] != round(0.6*0.618, 5) || h["backward_s"] != round(0.4*0.618, 5) || h["optimizer_s"] != 0.0 {
+		t.Errorf("hut's phases = %v, %v, %v", h["forward_s"], h["backward_s"], h["optimizer_s"])
+	}
+	if h["forward_s_turns"] != nil || h["backward_s_turns"] != nil {
+		t.Errorf("phase turns kept in the pooled record: %v", h)
+	}
+	// HUT minus frozen, turn by turn: 20, 30, 10, 30, 18, 42 ms; the
+	// median (upper middle) is 30 ms, 60% of it forward, 40% backward.
+	if ms := extraMS["frozen"]; ms["forward"] != 18.0 || ms["backward"] != 12.0 || ms["optimizer"] != 0.0 {
+		t.Errorf("hut minus frozen by phase = %v ms, want forward 18, backward 12, optimizer 0", ms)
+	}
+	if ms := extraMS["lora"]; ms["forward"] != 0.0 || ms["backward"] != 0.0 {
+		t.Errorf("hut minus lora by phase = %v ms, want 0", ms)
 	}
 	if recs[2]["method"] != "hut" || recs[2]["paired_with"] != "lora" || recs[3]["method"] != "lora" {
 		t.Errorf("records out of order: %v", recs)
