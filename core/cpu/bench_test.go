@@ -2,7 +2,9 @@ package cpu
 
 import (
 	"math/rand/v2"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/hutml/hut/core/gemm"
 	"github.com/hutml/hut/core/tensor"
@@ -169,11 +171,13 @@ func BenchmarkLMHead(b *testing.B) {
 // folded into the packing and Y = Z⊙a + c in the GEMM's epilogue; frozen:
 // Y = X·W0ᵀ + c) and input-gradient backward (HUT: ∂a = Σₙ G⊙Z, then
 // H = (G⊙a)·W0 with ∂b = Σₙ H⊙X and ∂X = H⊙b in the epilogue; frozen:
-// ∂X = G·W0), W0 packed for the backward GEMM as in a step. The operands
-// stay in cache here; in a step Z and X have been pushed out of it by the
-// time the backward pass reads them (docs/benchmarks.md).
+// ∂X = G·W0), W0 packed for the backward GEMM as in a step; backward/split
+// splits HUT's extra over the frozen layer's backward into its parts. The
+// operands stay in the caches here; in a step Z and X have been pushed out
+// of them by the time the backward pass reads them (docs/benchmarks.md).
 //
 //	go test -run XXX -bench Linear ./core/cpu
+//	go test -run XXX -bench Linear/backward/split -benchtime 300x -count 3 ./core/cpu
 func BenchmarkLinear(b *testing.B) {
 	be := New()
 	N, In, Out := 256, 768, 2304
@@ -204,12 +208,53 @@ func BenchmarkLinear(b *testing.B) {
 			be.MatMul(dx, dy, w, N, In, Out, false, false, 1, 0)
 		}
 	})
+	hutBackward := func() {
+		be.Zero(da, 0, Out)
+		be.ColSumMul(da, dy, z, N, Out)
+		be.Zero(db, 0, In)
+		be.LinearBackwardInput(dx, db, dy, w, x, sa, sb, N, Out, In)
+	}
 	b.Run("backward/hut", func(b *testing.B) {
 		for b.Loop() {
-			be.Zero(da, 0, Out)
-			be.ColSumMul(da, dy, z, N, Out)
-			be.Zero(db, 0, In)
-			be.LinearBackwardInput(dx, db, dy, w, x, sa, sb, N, Out, In)
+			hutBackward()
+		}
+	})
+	// HUT's backward built up from the frozen layer's, the four run in
+	// turn in every iteration (so that a drift of a shared machine's speed
+	// cancels): the GEMM with G scaled by a in its packing (gemm), then
+	// with ∂b and ∂X = H⊙b in its epilogue (epilogue), then with ∂a (hut).
+	// Reported: the median over iterations of each one's time over the
+	// frozen layer's in the same iteration.
+	b.Run("backward/split", func(b *testing.B) {
+		parts := []func(){
+			func() { be.MatMul(dx, dy, w, N, In, Out, false, false, 1, 0) },
+			func() { be.MatMulScaled(dx, dy, w, sa, N, In, Out, false, false, 1, 0) },
+			func() {
+				be.Zero(db, 0, In)
+				be.LinearBackwardInput(dx, db, dy, w, x, sa, sb, N, Out, In)
+			},
+			hutBackward,
+		}
+		ratios := make([][]float64, len(parts))
+		var dt [4]time.Duration
+		i := 0
+		for b.Loop() {
+			for k := range parts {
+				p := (i + k) % len(parts)
+				t0 := time.Now()
+				parts[p]()
+				dt[p] = time.Since(t0)
+			}
+			for p := 1; p < len(parts); p++ {
+				ratios[p] = append(ratios[p], dt[p].Seconds()/dt[0].Seconds())
+			}
+			i++
+		}
+		for p, name := range []string{"", "gemm/frozen", "epilogue/frozen", "hut/frozen"} {
+			if p > 0 {
+				sort.Float64s(ratios[p])
+				b.ReportMetric(ratios[p][len(ratios[p])/2], name)
+			}
 		}
 	})
 }
