@@ -407,7 +407,7 @@ type stepper struct {
 	// the forward pass (with the zeroing of the gradients and the fused LM
 	// head's loss and gradient), the backward pass, and the optimizer
 	// (gradient norm, clipping, AdamW).
-	phases [3]float64
+	phases [len(stepPhases)]float64
 }
 
 // stepPhases names the parts of a step that stepper.phases times.
@@ -452,11 +452,6 @@ func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 		t1 := time.Now()
 		m.Backward(batch, gpt2.Seeds(s))
 		t2 := time.Now()
-		defer func() {
-			// The CPU backend is synchronous: each phase has finished when
-			// its calls return.
-			st.phases = [3]float64{t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()}
-		}()
 		for _, p := range params {
 			be.SumSquares(stats, gpt2.StatNormSq, p.G, p.Size())
 		}
@@ -466,6 +461,9 @@ func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 		for _, p := range params {
 			be.AdamWStep(p.W, p.G, p.M, p.V, p.Size(), tensor.AdamW{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: s + 1}, stats, gpt2.StatClip)
 		}
+		// The CPU backend is synchronous: each phase has finished when its
+		// calls return.
+		st.phases = [len(stepPhases)]float64{t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()}
 	}
 	st.step(0)
 	return st, nil
@@ -527,7 +525,7 @@ func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io
 		sts = append(sts, st)
 	}
 	times := make([][]float64, len(sts))
-	phases := make([][3][]float64, len(sts))
+	phases := make([][len(stepPhases)][]float64, len(sts))
 	for turn := 0; turn < turns; turn++ {
 		for k := range sts {
 			i := (turn + k) % len(sts)
