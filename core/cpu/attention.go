@@ -10,7 +10,11 @@ import (
 // Attention computes multi-head scaled dot-product attention with small
 // GEMMs per (batch, head): S = Q·Kᵀ/√hs, P = softmax(S) (masked), O = P̃·V
 // where P̃ is P after dropout. Work is split over (batch, head) pairs; each
-// pair owns its rows of att and its channels of out.
+// pair owns its rows of att and its channels of out. Causal attention
+// leaves out of its products the triangle the mask zeroes (gemm.SgemmTri):
+// the scores above the diagonal are not formed, and the zeros of P above it
+// are not multiplied — the full products' bits, up to the sign of an exact
+// zero.
 func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 	B, T, C, NH := s.B, s.T, s.C, s.NH
 	hs := C / NH
@@ -23,6 +27,7 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 	thr := tensor.DropThreshold(s.PDrop)
 	hseed := tensor.Hash32(s.Seed)
 	dscale := 1 / (1 - s.PDrop)
+	lowC, lowA, _ := triangles(s.Causal)
 	be.parallel(B*NH, T*T*hs, func(lo, hi int) {
 		var pd []float32
 		if thr != 0 {
@@ -34,7 +39,7 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 			b, h := bh/NH, bh%NH
 			base := b * T * 3 * C
 			P := A[bh*T*T : (bh+1)*T*T]
-			gemm.Sgemm(false, true, T, T, hs, scale, Q[base+h*hs:], 3*C, Q[base+C+h*hs:], 3*C, 0, P, T)
+			gemm.SgemmTri(lowC, false, true, T, T, hs, scale, Q[base+h*hs:], 3*C, Q[base+C+h*hs:], 3*C, 0, P, T)
 			for t := 0; t < T; t++ {
 				last := T
 				if s.Causal {
@@ -57,10 +62,25 @@ func (be *Backend) Attention(out, att, qkv tensor.Buf, s tensor.AttnSpec) {
 				}
 				pv = pd
 			}
-			gemm.Sgemm(false, false, T, hs, T, 1, pv, T, Q[base+2*C+h*hs:], 3*C, 0, O[b*T*C+h*hs:], C)
+			gemm.SgemmTri(lowA, false, false, T, hs, T, 1, pv, T, Q[base+2*C+h*hs:], 3*C, 0, O[b*T*C+h*hs:], C)
 		}
 	})
 }
+
+// triangles returns the gemm.Tri of causal attention's products: the
+// scores wanted on and below the diagonal only (lowC), a left operand zero
+// above it (lowA) or, transposed, below it (upA); all Full without the
+// causal mask (or with skipTriangles off).
+func triangles(causal bool) (lowC, lowA, upA gemm.Tri) {
+	if !causal || !skipTriangles {
+		return gemm.Full, gemm.Full, gemm.Full
+	}
+	return gemm.LowerC, gemm.LowerA, gemm.UpperA
+}
+
+// skipTriangles is turned off only by the test that holds the causal
+// products to the full products' bits.
+var skipTriangles = true
 
 // softmaxRow turns row[:last] into probabilities (keys with km[j] == 0 get
 // 0; a row with no visible key is all zero) and zeroes row[last:].
@@ -106,7 +126,9 @@ func softmaxRow(row []float32, last int, km []int32) {
 //	∂P̃ = ∂O·Vᵀ,  ∂V = P̃ᵀ·∂O,  ∂P = ∂P̃ ⊙ keep/(1-p),
 //	∂S = P ⊙ (∂P − rowsum(P⊙∂P)) / √hs,  ∂Q = ∂S·K,  ∂K = ∂Sᵀ·Q.
 //
-// The CPU version keeps per-worker T×T scratch and ignores scratch.
+// The CPU version keeps per-worker T×T scratch and ignores scratch. As in
+// Attention, causal attention's products leave out the triangle above the
+// diagonal (∂P̃ there is not formed; ∂S and P̃ are zero there).
 func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s tensor.AttnSpec) {
 	B, T, C, NH := s.B, s.T, s.C, s.NH
 	hs := C / NH
@@ -115,6 +137,7 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 	thr := tensor.DropThreshold(s.PDrop)
 	hseed := tensor.Hash32(s.Seed)
 	dscale := 1 / (1 - s.PDrop)
+	lowC, lowA, upA := triangles(s.Causal)
 	be.parallel(B*NH, T*T*hs, func(lo, hi int) {
 		sp := workBuf(2 * T * T)
 		defer putWorkBuf(sp)
@@ -129,7 +152,7 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 			P := A[bh*T*T : (bh+1)*T*T]
 			do := DO[b*T*C+h*hs:]
 			// ∂P̃ = ∂O·Vᵀ
-			gemm.Sgemm(false, true, T, T, hs, 1, do, C, Q[base+2*C+h*hs:], 3*C, 0, dP, T)
+			gemm.SgemmTri(lowC, false, true, T, T, hs, 1, do, C, Q[base+2*C+h*hs:], 3*C, 0, dP, T)
 			pv := P
 			if thr != 0 {
 				for i := range pd {
@@ -144,7 +167,7 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 				pv = pd
 			}
 			// ∂V = P̃ᵀ·∂O
-			gemm.Sgemm(true, false, T, hs, T, 1, pv, T, do, C, 0, DQ[base+2*C+h*hs:], 3*C)
+			gemm.SgemmTri(upA, true, false, T, hs, T, 1, pv, T, do, C, 0, DQ[base+2*C+h*hs:], 3*C)
 			// ∂S (in place in dP)
 			for t := 0; t < T; t++ {
 				last := T
@@ -162,8 +185,8 @@ func (be *Backend) AttentionBackward(dqkv, scratch, dout, qkv, att tensor.Buf, s
 				clear(dP[t*T+last : (t+1)*T])
 			}
 			// ∂Q = ∂S·K, ∂K = ∂Sᵀ·Q
-			gemm.Sgemm(false, false, T, hs, T, 1, dP, T, Q[base+C+h*hs:], 3*C, 0, DQ[base+h*hs:], 3*C)
-			gemm.Sgemm(true, false, T, hs, T, 1, dP, T, Q[base+h*hs:], 3*C, 0, DQ[base+C+h*hs:], 3*C)
+			gemm.SgemmTri(lowA, false, false, T, hs, T, 1, dP, T, Q[base+C+h*hs:], 3*C, 0, DQ[base+h*hs:], 3*C)
+			gemm.SgemmTri(upA, true, false, T, hs, T, 1, dP, T, Q[base+h*hs:], 3*C, 0, DQ[base+C+h*hs:], 3*C)
 		}
 	})
 }

@@ -23,7 +23,9 @@
 // memory while packing it; so while a worker multiplies one k block, its
 // tiles also prefetch, a few cache lines each, the op(B) source of the block
 // it packs next (prefetch.go). PackedA and PackedB hold an operand packed
-// ahead for matrices that take part in many products.
+// ahead for matrices that take part in many products. SgemmTri runs the
+// small products of causal attention without the triangle its mask makes
+// zero (small.go).
 //
 // # Threads and determinism
 //
@@ -763,24 +765,32 @@ func (w *worker) macro(mc, nc, kc int, ap, bp, c []float32, off, ldc int, alpha,
 		for ir := 0; ir < mc; ir += mr {
 			apan := ap[ir*kc : (ir+mr)*kc]
 			mm := min(mr, mc-ir)
-			o := off + ir*ldc + jr
 			pf, pfn := w.pf.next(kc)
-			if mm == mr && nn == nr {
-				w.pf.cur += im.tile(kc, apan, bpan, c[o:], ldc, alpha, beta, pf, pfn)
-				continue
-			}
-			// Edge tile: run the same kernel on a scratch tile so that
-			// every element gets the same arithmetic as in a full tile.
-			t := w.tmp
-			if beta != 0 {
-				for i := 0; i < mm; i++ {
-					copy(t[i*nr:i*nr+nn], c[o+i*ldc:o+i*ldc+nn])
-				}
-			}
-			w.pf.cur += im.tile(kc, apan, bpan, t, nr, alpha, beta, pf, pfn)
-			for i := 0; i < mm; i++ {
-				copy(c[o+i*ldc:o+i*ldc+nn], t[i*nr:i*nr+nn])
-			}
+			w.pf.cur += w.tileAt(kc, apan, bpan, c, off+ir*ldc+jr, ldc, mm, nn, alpha, beta, pf, pfn)
 		}
 	}
+}
+
+// tileAt runs the micro-kernel for the mm×nn tile of C at c[o:] (row
+// stride ldc) from an A and a B micro-panel of depth kc, and returns the
+// cache lines it prefetched from pf (pfn asked for).
+func (w *worker) tileAt(kc int, apan, bpan, c []float32, o, ldc, mm, nn int, alpha, beta float32, pf uintptr, pfn int) int {
+	im := w.im
+	mr, nr := im.mr, im.nr
+	if mm == mr && nn == nr {
+		return im.tile(kc, apan, bpan, c[o:], ldc, alpha, beta, pf, pfn)
+	}
+	// Edge tile: run the same kernel on a scratch tile so that every
+	// element gets the same arithmetic as in a full tile.
+	t := w.tmp
+	if beta != 0 {
+		for i := 0; i < mm; i++ {
+			copy(t[i*nr:i*nr+nn], c[o+i*ldc:o+i*ldc+nn])
+		}
+	}
+	n := im.tile(kc, apan, bpan, t, nr, alpha, beta, pf, pfn)
+	for i := 0; i < mm; i++ {
+		copy(c[o+i*ldc:o+i*ldc+nn], t[i*nr:i*nr+nn])
+	}
+	return n
 }
