@@ -15,8 +15,8 @@ package gemm
 type Tri int
 
 const (
-	// Full is the whole product (SgemmTri is then SgemmSerial without
-	// its threading and blocking overhead).
+	// Full is the whole product: Sgemm's bits on the calling goroutine,
+	// without its threading and blocking overhead.
 	Full Tri = iota
 	// LowerC: only C[i][j] with j ≤ i is wanted. Tiles of C that lie
 	// wholly above the diagonal are not computed and keep what they held;
@@ -35,7 +35,7 @@ const (
 // UpperA every element of C gets the bits Sgemm gives it when the zero
 // entries of op(A) are +0 and the other operand is finite, except that an
 // exact zero result may differ in sign: what is left out are terms +0·b at
-// the end or the start of an element's chain of fused multiply-adds. With
+// the end or the start of an element's chain of multiply-adds. With
 // LowerC the wanted elements get Sgemm's bits. A product with k above the
 // kernel's k block runs in full (Sgemm's arithmetic, on this goroutine).
 func SgemmTri(tri Tri, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
