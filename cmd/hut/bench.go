@@ -402,15 +402,18 @@ func openblasCoreWarning(core, impl string) string {
 type stepper struct {
 	method string
 	m      *gpt2.Model
-	step   func(s int)
-	// phases is the last step's time in seconds in each of stepPhases:
-	// the forward pass (with the zeroing of the gradients and the fused LM
-	// head's loss and gradient), the backward pass, and the optimizer
-	// (gradient norm, clipping, AdamW).
-	phases [len(stepPhases)]float64
+	// step runs step s and returns its time in seconds in each of
+	// stepPhases: the forward pass (with the zeroing of the gradients and
+	// the fused LM head's loss and gradient), the backward pass, and the
+	// optimizer (gradient norm, clipping, AdamW).
+	step func(s int) [len(stepPhases)]float64
+	// times and phaseTimes are the timed steps' (timedStep) times in
+	// seconds, whole and phase by phase.
+	times      []float64
+	phaseTimes [len(stepPhases)][]float64
 }
 
-// stepPhases names the parts of a step that stepper.phases times.
+// stepPhases names the parts of a step that stepper.step times.
 var stepPhases = [3]string{"forward", "backward", "optimizer"}
 
 // newStepper builds GPT-2 124M (random weights, dropout off as in the
@@ -442,7 +445,7 @@ func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 	stats := m.NewStats()
 	params := m.Trainable()
 	st := &stepper{method: method, m: m}
-	st.step = func(s int) {
+	st.step = func(s int) [len(stepPhases)]float64 {
 		t0 := time.Now()
 		be.Zero(stats, 0, gpt2.NumStats)
 		for _, p := range params {
@@ -463,10 +466,20 @@ func newStepper(method string, B, T, r int, targets string) (*stepper, error) {
 		}
 		// The CPU backend is synchronous: each phase has finished when its
 		// calls return.
-		st.phases = [len(stepPhases)]float64{t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()}
+		return [len(stepPhases)]float64{t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()}
 	}
 	st.step(0)
 	return st, nil
+}
+
+// timedStep runs step s and adds its times to st.times and st.phaseTimes.
+func (st *stepper) timedStep(s int) {
+	t0 := time.Now()
+	phases := st.step(s)
+	st.times = append(st.times, time.Since(t0).Seconds())
+	for ph, v := range phases {
+		st.phaseTimes[ph] = append(st.phaseTimes[ph], v)
+	}
 }
 
 // record is the JSON record of a stepper whose median step took med
@@ -487,20 +500,14 @@ func stepChild(method string, B, T, r, steps int, targets string, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	times := make([]float64, steps)
-	var phases [len(stepPhases)][]float64
-	for i := range times {
-		t0 := time.Now()
-		st.step(i + 1)
-		times[i] = time.Since(t0).Seconds()
-		for ph, v := range st.phases {
-			phases[ph] = append(phases[ph], v)
-		}
+	for i := range steps {
+		st.timedStep(i + 1)
 	}
+	times := slices.Clone(st.times)
 	sort.Float64s(times)
 	rec := st.record("step", B, T, r, times[len(times)/2])
 	for ph, name := range stepPhases {
-		rec[name+"_s"] = round(median(phases[ph]), 5)
+		rec[name+"_s"] = round(median(slices.Clone(st.phaseTimes[ph])), 5)
 	}
 	rec["step_s_min"] = round(times[0], 4)
 	rec["peak_rss_mb"] = peakRSSMB()
@@ -524,31 +531,23 @@ func pairedChild(methods []string, B, T, r, turns int, targets string, stdout io
 		}
 		sts = append(sts, st)
 	}
-	times := make([][]float64, len(sts))
-	phases := make([][len(stepPhases)][]float64, len(sts))
 	for turn := 0; turn < turns; turn++ {
 		for k := range sts {
-			i := (turn + k) % len(sts)
-			t0 := time.Now()
-			sts[i].step(turn + 1)
-			times[i] = append(times[i], time.Since(t0).Seconds())
-			for ph, v := range sts[i].phases {
-				phases[i][ph] = append(phases[i][ph], v)
-			}
+			sts[(turn+k)%len(sts)].timedStep(turn + 1)
 		}
 	}
 	ratios := benchRecord{"bench": "paired_ratios", "of": methods[0], "turns": turns}
 	for i, st := range sts {
 		if i > 0 {
-			ratios[st.method] = turnRatio(times[0], times[i])
+			ratios[st.method] = turnRatio(sts[0].times, st.times)
 		}
-		rec := st.record("step_paired", B, T, r, median(slices.Clone(times[i])))
+		rec := st.record("step_paired", B, T, r, median(slices.Clone(st.times)))
 		rec["turns"] = turns
 		// Turn by turn, for the parent to pool processes.
-		rec["step_s_turns"] = roundAll(times[i], 5)
+		rec["step_s_turns"] = roundAll(st.times, 5)
 		for ph, name := range stepPhases {
-			rec[name+"_s"] = round(median(slices.Clone(phases[i][ph])), 5)
-			rec[name+"_s_turns"] = roundAll(phases[i][ph], 6)
+			rec[name+"_s"] = round(median(slices.Clone(st.phaseTimes[ph])), 5)
+			rec[name+"_s_turns"] = roundAll(st.phaseTimes[ph], 6)
 		}
 		emit(stdout, rec)
 	}
@@ -705,25 +704,28 @@ func combinePairs(runs []pairRun) (recs []benchRecord, ratio map[string]float64,
 // processes into one: the median of all their turns (of the step and of
 // each phase), and the rates that follow from it.
 func poolPaired(recs []benchRecord) benchRecord {
+	pooled := func(k string) []float64 {
+		var all []float64
+		for _, r := range recs {
+			all = append(all, r.turns(k)...)
+		}
+		return all
+	}
 	out := maps.Clone(recs[0])
 	delete(out, "step_s_turns")
 	for _, name := range stepPhases {
 		delete(out, name+"_s_turns")
-		var all []float64
-		for _, r := range recs {
-			all = append(all, r.turns(name+"_s_turns")...)
-		}
-		if len(all) > 0 {
+		if all := pooled(name + "_s_turns"); len(all) > 0 {
 			out[name+"_s"] = round(median(all), 5)
 		}
 	}
-	var all, meds []float64
-	for _, r := range recs {
-		all = append(all, stepTurns(r)...)
-		meds = append(meds, r.num("step_s"))
-	}
+	all := pooled("step_s_turns")
 	if len(all) == 0 {
 		return out
+	}
+	var meds []float64
+	for _, r := range recs {
+		meds = append(meds, r.num("step_s"))
 	}
 	med := median(all)
 	out["step_s"], out["turns"] = round(med, 4), len(all)
