@@ -171,13 +171,14 @@ func BenchmarkLMHead(b *testing.B) {
 // folded into the packing and Y = Z⊙a + c in the GEMM's epilogue; frozen:
 // Y = X·W0ᵀ + c) and input-gradient backward (HUT: ∂a = Σₙ G⊙Z, then
 // H = (G⊙a)·W0 with ∂b = Σₙ H⊙X and ∂X = H⊙b in the epilogue; frozen:
-// ∂X = G·W0), W0 packed for the backward GEMM as in a step; backward/split
-// splits HUT's extra over the frozen layer's backward into its parts. The
-// operands stay in the caches here; in a step Z and X have been pushed out
-// of them by the time the backward pass reads them (docs/benchmarks.md).
+// ∂X = G·W0), W0 packed for the backward GEMM as in a step; forward/split
+// and backward/split split HUT's extra over the frozen layer's into its
+// parts. The operands stay in the caches here; in a step Z and X have been
+// pushed out of them by the time the backward pass reads them
+// (docs/benchmarks.md).
 //
 //	go test -run XXX -bench Linear ./core/cpu
-//	go test -run XXX -bench Linear/backward/split -benchtime 300x -count 3 ./core/cpu
+//	go test -run XXX -bench Linear/.*/split -benchtime 300x -count 3 ./core/cpu
 func BenchmarkLinear(b *testing.B) {
 	be := New()
 	N, In, Out := 256, 768, 2304
@@ -219,14 +220,20 @@ func BenchmarkLinear(b *testing.B) {
 			hutBackward()
 		}
 	})
-	// HUT's backward built up from the frozen layer's, the four run in
-	// turn in every iteration (so that a drift of a shared machine's speed
-	// cancels): the GEMM with G scaled by a in its packing (gemm), then
-	// with ∂b and ∂X = H⊙b in its epilogue (epilogue), then with ∂a (hut).
-	// Reported: the median over iterations of each one's time over the
-	// frozen layer's in the same iteration.
+	// HUT's forward and backward built up from the frozen layer's. Forward:
+	// the GEMM with X scaled by b in its packing (gemm), then HUT's whole
+	// forward, which also keeps Z (hut). Backward: the GEMM with G scaled by
+	// a in its packing (gemm), then with ∂b and ∂X = H⊙b in its epilogue
+	// (epilogue), then with ∂a (hut).
+	b.Run("forward/split", func(b *testing.B) {
+		splitBench(b, []func(){
+			func() { be.LinearForward(y, nil, x, w, nil, nil, bias, N, Out, In) },
+			func() { be.LinearForward(y, nil, x, w, sb, nil, bias, N, Out, In) },
+			func() { be.LinearForward(y, z, x, w, sb, sa, bias, N, Out, In) },
+		}, []string{"gemm/frozen", "hut/frozen"})
+	})
 	b.Run("backward/split", func(b *testing.B) {
-		parts := []func(){
+		splitBench(b, []func(){
 			func() { be.MatMul(dx, dy, w, N, In, Out, false, false, 1, 0) },
 			func() { be.MatMulScaled(dx, dy, w, sa, N, In, Out, false, false, 1, 0) },
 			func() {
@@ -234,28 +241,34 @@ func BenchmarkLinear(b *testing.B) {
 				be.LinearBackwardInput(dx, db, dy, w, x, sa, sb, N, Out, In)
 			},
 			hutBackward,
-		}
-		names := []string{"", "gemm/frozen", "epilogue/frozen", "hut/frozen"}
-		ratios := make([][]float64, len(parts))
-		dt := make([]time.Duration, len(parts))
-		i := 0
-		for b.Loop() {
-			for k := range parts {
-				p := (i + k) % len(parts)
-				t0 := time.Now()
-				parts[p]()
-				dt[p] = time.Since(t0)
-			}
-			for p := 1; p < len(parts); p++ {
-				ratios[p] = append(ratios[p], dt[p].Seconds()/dt[0].Seconds())
-			}
-			i++
+		}, []string{"gemm/frozen", "epilogue/frozen", "hut/frozen"})
+	})
+}
+
+// splitBench runs parts[0] (the frozen layer) and the others in turn in
+// every iteration, so that a drift of a shared machine's speed cancels,
+// and reports, under names[i-1], the median over iterations of parts[i]'s
+// time over parts[0]'s in the same iteration.
+func splitBench(b *testing.B, parts []func(), names []string) {
+	ratios := make([][]float64, len(parts))
+	dt := make([]time.Duration, len(parts))
+	i := 0
+	for b.Loop() {
+		for k := range parts {
+			p := (i + k) % len(parts)
+			t0 := time.Now()
+			parts[p]()
+			dt[p] = time.Since(t0)
 		}
 		for p := 1; p < len(parts); p++ {
-			sort.Float64s(ratios[p])
-			b.ReportMetric(ratios[p][len(ratios[p])/2], names[p])
+			ratios[p] = append(ratios[p], dt[p].Seconds()/dt[0].Seconds())
 		}
-	})
+		i++
+	}
+	for p := 1; p < len(parts); p++ {
+		sort.Float64s(ratios[p])
+		b.ReportMetric(ratios[p][len(ratios[p])/2], names[p-1])
+	}
 }
 
 // BenchmarkAdamW times the optimizer's update of HUT's trainable

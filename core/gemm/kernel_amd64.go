@@ -46,6 +46,8 @@ var avx2Impl = &impl{
 	packA: packA6,
 	packB: packB16,
 	tile:  tile6x16,
+
+	packAScaled: packA6Scaled,
 }
 
 // hasAVX2FMA reports whether the CPU and the OS support AVX2 and FMA.
@@ -73,6 +75,12 @@ func interleave16(dst, src *float32, ld, kc int)
 //
 //go:noescape
 func interleave6(dst, src *float32, ld, kc int)
+
+// interleave6s is interleave6 with column p multiplied by s[p] as it is
+// packed.
+//
+//go:noescape
+func interleave6s(dst, src, s *float32, ld, kc int)
 
 // strips16 copies kc rows of 16 floats (row stride ld) to dst[16p+l].
 //
@@ -224,6 +232,22 @@ func packA6(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
 	if full < rows {
 		packAGeneric(dst[full*kc:], trans, a, lda, i0+full, rows-full, p0, kc, 6)
 	}
+}
+
+// packA6Scaled is packA8Scaled for 6-row panels.
+func packA6Scaled(dst, a []float32, lda, i0, rows, p0, kc int, s []float32) int {
+	full := rows / 6 * 6
+	if full == 0 || kc == 0 {
+		return 0
+	}
+	_ = dst[full*kc-1]
+	_ = s[kc-1]
+	for t := 0; t < full; t += 6 {
+		o := (i0+t)*lda + p0
+		_ = a[o+5*lda+kc-1]
+		interleave6s(&dst[t*kc], &a[o], &s[0], lda, kc)
+	}
+	return full
 }
 
 func packB16(dst []float32, trans bool, b []float32, ldb, j0, cols, p0, kc int) {
