@@ -173,12 +173,13 @@ func BenchmarkLMHead(b *testing.B) {
 // H = (G⊙a)·W0 with ∂b = Σₙ H⊙X and ∂X = H⊙b in the epilogue; frozen:
 // ∂X = G·W0), W0 packed for the backward GEMM as in a step; forward/split
 // and backward/split split HUT's extra over the frozen layer's into its
-// parts. The operands stay in the caches here; in a step Z and X have been
+// parts. The operands stay in the caches there; in a step Z and X have been
 // pushed out of them by the time the backward pass reads them
-// (docs/benchmarks.md).
+// (docs/benchmarks.md). forward/cold flushes the caches before each pass.
 //
 //	go test -run XXX -bench Linear ./core/cpu
 //	go test -run XXX -bench Linear/.*/split -benchtime 300x -count 3 ./core/cpu
+//	go test -run XXX -bench Linear/forward/cold -benchtime 300x -count 3 ./core/cpu
 func BenchmarkLinear(b *testing.B) {
 	be := New()
 	N, In, Out := 256, 768, 2304
@@ -230,7 +231,36 @@ func BenchmarkLinear(b *testing.B) {
 			func() { be.LinearForward(y, nil, x, w, nil, nil, bias, N, Out, In) },
 			func() { be.LinearForward(y, nil, x, w, sb, nil, bias, N, Out, In) },
 			func() { be.LinearForward(y, z, x, w, sb, sa, bias, N, Out, In) },
-		}, []string{"gemm/frozen", "hut/frozen"})
+		}, []string{"gemm/frozen", "hut/frozen"}, nil)
+	})
+	// forward/cold: the forward passes with the caches flushed before each,
+	// as in a step, where x and W0 come from memory and Z is next read in
+	// the backward pass; HUT's forward keeps Z with ordinary stores
+	// (plain) and with the non-temporal stores it uses (hut).
+	zs := make([]tensor.Buf, 8) // Z of successive layers
+	for i := range zs {
+		zs[i] = be.NewBuf(N * Out)
+	}
+	evict := make([]float32, 8<<20) // 32 MiB, more than the L2 and L3 hold of it
+	k := 0
+	b.Run("forward/cold", func(b *testing.B) {
+		defer func() { streamKeep = true }()
+		hut := func(stream bool) func() {
+			return func() {
+				streamKeep = stream
+				be.LinearForward(y, zs[k%len(zs)], x, w, sb, sa, bias, N, Out, In)
+				k++
+			}
+		}
+		splitBench(b, []func(){
+			func() { be.LinearForward(y, nil, x, w, nil, nil, bias, N, Out, In) },
+			hut(false),
+			hut(true),
+		}, []string{"plain/frozen", "hut/frozen"}, func() {
+			for i := 0; i < len(evict); i += 16 {
+				evict[i]++
+			}
+		})
 	})
 	b.Run("backward/split", func(b *testing.B) {
 		splitBench(b, []func(){
@@ -241,21 +271,25 @@ func BenchmarkLinear(b *testing.B) {
 				be.LinearBackwardInput(dx, db, dy, w, x, sa, sb, N, Out, In)
 			},
 			hutBackward,
-		}, []string{"gemm/frozen", "epilogue/frozen", "hut/frozen"})
+		}, []string{"gemm/frozen", "epilogue/frozen", "hut/frozen"}, nil)
 	})
 }
 
 // splitBench runs parts[0] (the frozen layer) and the others in turn in
 // every iteration, so that a drift of a shared machine's speed cancels,
 // and reports, under names[i-1], the median over iterations of parts[i]'s
-// time over parts[0]'s in the same iteration.
-func splitBench(b *testing.B, parts []func(), names []string) {
+// time over parts[0]'s in the same iteration. before, if set, runs
+// untimed before each part.
+func splitBench(b *testing.B, parts []func(), names []string, before func()) {
 	ratios := make([][]float64, len(parts))
 	dt := make([]time.Duration, len(parts))
 	i := 0
 	for b.Loop() {
 		for k := range parts {
 			p := (i + k) % len(parts)
+			if before != nil {
+				before()
+			}
 			t0 := time.Now()
 			parts[p]()
 			dt[p] = time.Since(t0)

@@ -19,6 +19,17 @@ func (be *Backend) LinearForward(y, p, x, w, sIn, sOut, bias tensor.Buf, N, Out,
 	P := Y
 	var ep gemm.Epilogue
 	switch {
+	case p != nil && SO != nil && B != nil:
+		// The GEMM writes the product into y, where the epilogue turns it
+		// into Y in place; the copy kept in p, read again only in the
+		// backward pass, goes around the caches.
+		Z := F(p)[:N*Out]
+		ep = func(i0, rows, j0, cols int) {
+			for n := i0; n < i0+rows; n++ {
+				r := n*Out + j0
+				mulAddVecKeep(Y[r:r+cols], Z[r:r+cols], Y[r:r+cols], SO[j0:j0+cols], B[j0:j0+cols])
+			}
+		}
 	case p != nil:
 		P = F(p)[:N*Out]
 		ep = func(i0, rows, j0, cols int) {

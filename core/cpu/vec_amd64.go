@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/hutml/hut/internal/cpufeat"
+import (
+	"unsafe"
+
+	"github.com/hutml/hut/internal/cpufeat"
+)
 
 //go:noescape
 func fmaVecAVX2(acc, a, b []float32)
@@ -10,6 +14,9 @@ func addVecAVX2(acc, a []float32)
 
 //go:noescape
 func mulAddVecAVX2(out, a, b, c []float32)
+
+//go:noescape
+func mulAddVecKeepAVX2(out, keep, a, b, c []float32)
 
 // fmaVec sets acc[i] += a[i]·b[i]. On amd64 with FMA every element is one
 // fused multiply-add, the tail included (it goes through the vector kernel
@@ -54,3 +61,23 @@ func mulAddVec(out, a, b, c []float32) {
 	}
 	mulAddVecGo(out[n:len(a)], a[n:], b[n:len(a)], c[n:len(a)])
 }
+
+// mulAddVecKeep copies a to keep and sets out[i] = a[i]·b[i] + c[i] (out
+// may be a): mulAddVec's bits in one pass, with keep written around the
+// caches where it is 32-byte aligned (non-temporal stores, fenced): a copy
+// read again only in the backward pass, by when it would have been pushed
+// out of the caches anyway, then costs no read of its lines beforehand and
+// evicts nothing.
+func mulAddVecKeep(out, keep, a, b, c []float32) {
+	n := 0
+	if streamKeep && cpufeat.AVX2FMA && len(a) >= 32 && uintptr(unsafe.Pointer(&keep[0]))%32 == 0 {
+		n = len(a) &^ 31
+		mulAddVecKeepAVX2(out[:len(a)], keep[:len(a)], a, b[:len(a)], c[:len(a)])
+	}
+	copy(keep[n:len(a)], a[n:])
+	mulAddVecGo(out[n:len(a)], a[n:], b[n:len(a)], c[n:len(a)])
+}
+
+// streamKeep is turned off only by BenchmarkLinear/forward/cold, which
+// times mulAddVecKeep with and without its non-temporal stores.
+var streamKeep = true

@@ -101,3 +101,48 @@ maloop:
 madone:
 	VZEROUPPER
 	RET
+
+// func mulAddVecKeepAVX2(out, keep, a, b, c []float32)   keep[i] = a[i] and
+// out[i] = a[i]·b[i] + c[i] for i < len(a)&^31; keep is written with
+// non-temporal stores (it must be 32-byte aligned), which are fenced.
+TEXT ·mulAddVecKeepAVX2(SB), NOSPLIT, $0-120
+	MOVQ out_base+0(FP), DI
+	MOVQ keep_base+24(FP), R9
+	MOVQ a_base+48(FP), SI
+	MOVQ b_base+72(FP), DX
+	MOVQ c_base+96(FP), R8
+	MOVQ a_len+56(FP), CX
+	SHRQ $5, CX
+	JZ mkdone
+mkloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVNTPS Y0, (R9)
+	VMOVNTPS Y1, 32(R9)
+	VMOVNTPS Y2, 64(R9)
+	VMOVNTPS Y3, 96(R9)
+	VMULPS (DX), Y0, Y0
+	VMULPS 32(DX), Y1, Y1
+	VMULPS 64(DX), Y2, Y2
+	VMULPS 96(DX), Y3, Y3
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	VADDPS 64(R8), Y2, Y2
+	VADDPS 96(R8), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, R8
+	ADDQ $128, DI
+	ADDQ $128, R9
+	DECQ CX
+	JNZ mkloop
+	SFENCE
+mkdone:
+	VZEROUPPER
+	RET

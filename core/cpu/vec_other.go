@@ -7,3 +7,13 @@ func addVec(acc, a []float32)    { addVecGo(acc[:len(a)], a) }
 
 // mulAddVec sets out[i] = a[i]·b[i] + c[i], the product rounded first.
 func mulAddVec(out, a, b, c []float32) { mulAddVecGo(out[:len(a)], a, b[:len(a)], c[:len(a)]) }
+
+// mulAddVecKeep copies a to keep and sets out[i] = a[i]·b[i] + c[i] (out
+// may be a).
+func mulAddVecKeep(out, keep, a, b, c []float32) {
+	_ = streamKeep
+	copy(keep[:len(a)], a)
+	mulAddVec(out, a, b, c)
+}
+
+var streamKeep = true // amd64's non-temporal stores; unused here

@@ -77,3 +77,42 @@ func TestMulAddVec(t *testing.T) {
 		}
 	}
 }
+
+// TestMulAddVecKeep: keep gets a and out gets mulAddVec's bits, for every
+// length and alignment of keep (the non-temporal path needs 32 bytes), out
+// apart from a or the same slice.
+func TestMulAddVecKeep(t *testing.T) {
+	for _, n := range []int{0, 1, 31, 32, 33, 64, 100, 1000} {
+		for _, off := range []int{0, 1, 4, 8} {
+			for _, inPlace := range []bool{false, true} {
+				a, b, c := make([]float32, n), make([]float32, n), make([]float32, n)
+				for i := range a {
+					a[i], b[i], c[i] = 1/float32(i+3), float32(i)/7+0.1, -1/float32(i+1)
+				}
+				want := make([]float32, n)
+				mulAddVec(want, a, b, c)
+				keepBuf := make([]float32, n+off+8)
+				for i := range keepBuf {
+					keepBuf[i] = float32(math.NaN())
+				}
+				keep := keepBuf[off : off+n]
+				src := append([]float32(nil), a...)
+				out := make([]float32, n)
+				if inPlace {
+					out = src
+				}
+				mulAddVecKeep(out, keep, src, b, c)
+				for i := range a {
+					if math.Float32bits(keep[i]) != math.Float32bits(a[i]) || math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d off=%d inPlace=%v i=%d: keep %v out %v, want %v %v", n, off, inPlace, i, keep[i], out[i], a[i], want[i])
+					}
+				}
+				for i := off + n; i < len(keepBuf); i++ {
+					if !math.IsNaN(float64(keepBuf[i])) {
+						t.Fatalf("n=%d off=%d: wrote past keep at %d", n, off, i-off)
+					}
+				}
+			}
+		}
+	}
+}
