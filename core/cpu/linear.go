@@ -29,6 +29,7 @@ func (be *Backend) LinearForward(y, p, x, w, sIn, sOut, bias tensor.Buf, N, Out,
 				r := n*Out + j0
 				mulAddVecKeep(Y[r:r+cols], Z[r:r+cols], Y[r:r+cols], SO[j0:j0+cols], B[j0:j0+cols])
 			}
+			storeFence()
 		}
 	case p != nil:
 		P = F(p)[:N*Out]

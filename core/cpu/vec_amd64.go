@@ -18,6 +18,10 @@ func mulAddVecAVX2(out, a, b, c []float32)
 //go:noescape
 func mulAddVecKeepAVX2(out, keep, a, b, c []float32)
 
+// storeFence orders the non-temporal stores made so far (SFENCE) before
+// the stores that follow, which publish them to other goroutines.
+func storeFence()
+
 // fmaVec sets acc[i] += a[i]·b[i]. On amd64 with FMA every element is one
 // fused multiply-add, the tail included (it goes through the vector kernel
 // in a padded block), so a result never depends on where a slice starts or
@@ -64,10 +68,11 @@ func mulAddVec(out, a, b, c []float32) {
 
 // mulAddVecKeep copies a to keep and sets out[i] = a[i]·b[i] + c[i] (out
 // may be a): mulAddVec's bits in one pass, with keep written around the
-// caches where it is 32-byte aligned (non-temporal stores, fenced): a copy
-// read again only in the backward pass, by when it would have been pushed
-// out of the caches anyway, then costs no read of its lines beforehand and
-// evicts nothing.
+// caches where it is 32-byte aligned (non-temporal stores): a copy read
+// again only in the backward pass, by when it would have been pushed out of
+// the caches anyway, then costs no read of its lines beforehand and evicts
+// nothing. The caller calls storeFence before another goroutine may read
+// keep (one fence for many calls: a fence waits for the stores to drain).
 func mulAddVecKeep(out, keep, a, b, c []float32) {
 	n := 0
 	if streamKeep && cpufeat.AVX2FMA && len(a) >= 32 && uintptr(unsafe.Pointer(&keep[0]))%32 == 0 {

@@ -104,7 +104,7 @@ madone:
 
 // func mulAddVecKeepAVX2(out, keep, a, b, c []float32)   keep[i] = a[i] and
 // out[i] = a[i]·b[i] + c[i] for i < len(a)&^31; keep is written with
-// non-temporal stores (it must be 32-byte aligned), which are fenced.
+// non-temporal stores (it must be 32-byte aligned), not fenced.
 TEXT ·mulAddVecKeepAVX2(SB), NOSPLIT, $0-120
 	MOVQ out_base+0(FP), DI
 	MOVQ keep_base+24(FP), R9
@@ -142,7 +142,11 @@ mkloop:
 	ADDQ $128, R9
 	DECQ CX
 	JNZ mkloop
-	SFENCE
 mkdone:
 	VZEROUPPER
+	RET
+
+// func storeFence()
+TEXT ·storeFence(SB), NOSPLIT, $0-0
+	SFENCE
 	RET

@@ -102,6 +102,7 @@ func TestMulAddVecKeep(t *testing.T) {
 					out = src
 				}
 				mulAddVecKeep(out, keep, src, b, c)
+				storeFence()
 				for i := range a {
 					if math.Float32bits(keep[i]) != math.Float32bits(a[i]) || math.Float32bits(out[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("n=%d off=%d inPlace=%v i=%d: keep %v out %v, want %v %v", n, off, inPlace, i, keep[i], out[i], a[i], want[i])
