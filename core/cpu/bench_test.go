@@ -235,8 +235,8 @@ func BenchmarkLinear(b *testing.B) {
 	})
 	// forward/cold: the forward passes with the caches flushed before each,
 	// as in a step, where x and W0 come from memory and Z is next read in
-	// the backward pass; HUT's forward keeps Z with ordinary stores
-	// (plain) and with the non-temporal stores it uses (hut).
+	// the backward pass; HUT's forward keeps Z with the non-temporal stores
+	// it uses (hut) and as the GEMM's output, Y formed from it (plain).
 	zs := make([]tensor.Buf, 8) // Z of successive layers
 	for i := range zs {
 		zs[i] = be.NewBuf(N * Out)

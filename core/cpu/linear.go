@@ -19,7 +19,7 @@ func (be *Backend) LinearForward(y, p, x, w, sIn, sOut, bias tensor.Buf, N, Out,
 	P := Y
 	var ep gemm.Epilogue
 	switch {
-	case p != nil && SO != nil && B != nil:
+	case p != nil && SO != nil && B != nil && streamKeep:
 		// The GEMM writes the product into y, where the epilogue turns it
 		// into Y in place; the copy kept in p, read again only in the
 		// backward pass, goes around the caches.
@@ -51,6 +51,10 @@ func (be *Backend) LinearForward(y, p, x, w, sIn, sOut, bias tensor.Buf, N, Out,
 	}
 	gemm.SgemmEpilogue(false, true, N, Out, In, 1, X, max(In, 1), SI, W, max(In, 1), 0, P, max(Out, 1), ep)
 }
+
+// streamKeep is turned off only by BenchmarkLinear/forward/cold, which
+// times LinearForward keeping Z with and without the non-temporal stores.
+var streamKeep = true
 
 // LinearBackwardInput implements tensor.FusedLinear: each block of H is
 // turned into its share of ds and into dx as the GEMM finishes it, in

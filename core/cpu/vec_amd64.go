@@ -74,15 +74,13 @@ func mulAddVec(out, a, b, c []float32) {
 // nothing. The caller calls storeFence before another goroutine may read
 // keep (one fence for many calls: a fence waits for the stores to drain).
 func mulAddVecKeep(out, keep, a, b, c []float32) {
-	n := 0
-	if streamKeep && cpufeat.AVX2FMA && len(a) >= 32 && uintptr(unsafe.Pointer(&keep[0]))%32 == 0 {
-		n = len(a) &^ 31
-		mulAddVecKeepAVX2(out[:len(a)], keep[:len(a)], a, b[:len(a)], c[:len(a)])
+	if !cpufeat.AVX2FMA || len(a) < 32 || uintptr(unsafe.Pointer(&keep[0]))%32 != 0 {
+		copy(keep[:len(a)], a)
+		mulAddVec(out, a, b, c)
+		return
 	}
+	n := len(a) &^ 31
+	mulAddVecKeepAVX2(out[:len(a)], keep[:len(a)], a, b[:len(a)], c[:len(a)])
 	copy(keep[n:len(a)], a[n:])
 	mulAddVecGo(out[n:len(a)], a[n:], b[n:len(a)], c[n:len(a)])
 }
-
-// streamKeep is turned off only by BenchmarkLinear/forward/cold, which
-// times mulAddVecKeep with and without its non-temporal stores.
-var streamKeep = true

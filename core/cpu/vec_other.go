@@ -11,11 +11,8 @@ func mulAddVec(out, a, b, c []float32) { mulAddVecGo(out[:len(a)], a, b[:len(a)]
 // mulAddVecKeep copies a to keep and sets out[i] = a[i]·b[i] + c[i] (out
 // may be a).
 func mulAddVecKeep(out, keep, a, b, c []float32) {
-	_ = streamKeep
 	copy(keep[:len(a)], a)
 	mulAddVec(out, a, b, c)
 }
-
-var streamKeep = true // amd64's non-temporal stores; unused here
 
 func storeFence() {}
