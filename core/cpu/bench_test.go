@@ -237,14 +237,15 @@ func BenchmarkLinear(b *testing.B) {
 	// as in a step, where x and W0 come from memory and Z is next read in
 	// the backward pass; HUT's forward keeps Z with the non-temporal stores
 	// it uses (hut) and as the GEMM's output, Y formed from it (plain).
-	zs := make([]tensor.Buf, 8) // Z of successive layers
-	for i := range zs {
-		zs[i] = be.NewBuf(N * Out)
-	}
-	evict := make([]float32, 8<<20) // 32 MiB, more than the L2 and L3 hold of it
-	k := 0
 	b.Run("forward/cold", func(b *testing.B) {
 		defer func() { streamKeep = true }()
+		zs := make([]tensor.Buf, 8) // Z of successive layers
+		for i := range zs {
+			zs[i] = be.NewBuf(N * Out)
+		}
+		// Writing 32 MiB pushes the operands out of L2 and much of the L3.
+		evict := make([]float32, 8<<20)
+		k := 0
 		hut := func(stream bool) func() {
 			return func() {
 				streamKeep = stream
