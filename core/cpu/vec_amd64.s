@@ -65,6 +65,22 @@ adone:
 	VZEROUPPER
 	RET
 
+// MULADD4 stores Y0..Y3 (32 floats of a) times the 32 at DX plus the 32 at
+// R8, each product rounded before the sum, to DI.
+#define MULADD4 \
+	VMULPS (DX), Y0, Y0; \
+	VMULPS 32(DX), Y1, Y1; \
+	VMULPS 64(DX), Y2, Y2; \
+	VMULPS 96(DX), Y3, Y3; \
+	VADDPS (R8), Y0, Y0; \
+	VADDPS 32(R8), Y1, Y1; \
+	VADDPS 64(R8), Y2, Y2; \
+	VADDPS 96(R8), Y3, Y3; \
+	VMOVUPS Y0, (DI); \
+	VMOVUPS Y1, 32(DI); \
+	VMOVUPS Y2, 64(DI); \
+	VMOVUPS Y3, 96(DI)
+
 // func mulAddVecAVX2(out, a, b, c []float32)   out[i] = a[i]·b[i] + c[i],
 // the product rounded before the sum (as mulVec then addVec).
 TEXT ·mulAddVecAVX2(SB), NOSPLIT, $0-96
@@ -80,18 +96,7 @@ maloop:
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
 	VMOVUPS 96(SI), Y3
-	VMULPS (DX), Y0, Y0
-	VMULPS 32(DX), Y1, Y1
-	VMULPS 64(DX), Y2, Y2
-	VMULPS 96(DX), Y3, Y3
-	VADDPS (R8), Y0, Y0
-	VADDPS 32(R8), Y1, Y1
-	VADDPS 64(R8), Y2, Y2
-	VADDPS 96(R8), Y3, Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
+	MULADD4
 	ADDQ $128, SI
 	ADDQ $128, DX
 	ADDQ $128, R8
@@ -123,18 +128,7 @@ mkloop:
 	VMOVNTPS Y1, 32(R9)
 	VMOVNTPS Y2, 64(R9)
 	VMOVNTPS Y3, 96(R9)
-	VMULPS (DX), Y0, Y0
-	VMULPS 32(DX), Y1, Y1
-	VMULPS 64(DX), Y2, Y2
-	VMULPS 96(DX), Y3, Y3
-	VADDPS (R8), Y0, Y0
-	VADDPS 32(R8), Y1, Y1
-	VADDPS 64(R8), Y2, Y2
-	VADDPS 96(R8), Y3, Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
+	MULADD4
 	ADDQ $128, SI
 	ADDQ $128, DX
 	ADDQ $128, R8

@@ -71,16 +71,12 @@ func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, pf uintptr
 //go:noescape
 func interleave16(dst, src *float32, ld, kc int)
 
-// interleave6 packs 6 rows of kc floats (row stride ld) as dst[6p+l].
+// interleave6 packs 6 rows of kc floats (row stride ld) as dst[6p+l],
+// each multiplied by s[p] (s advancing as in interleave8; &ones[0] with
+// 0, 0 copies).
 //
 //go:noescape
-func interleave6(dst, src *float32, ld, kc int)
-
-// interleave6s is interleave6 with column p multiplied by s[p] as it is
-// packed.
-//
-//go:noescape
-func interleave6s(dst, src, s *float32, ld, kc int)
+func interleave6(dst, src, s *float32, ld, kc, sinc8, sinc1 int)
 
 // strips16 copies kc rows of 16 floats (row stride ld) to dst[16p+l].
 //
@@ -225,7 +221,7 @@ func packA6(dst []float32, trans bool, a []float32, lda, i0, rows, p0, kc int) {
 			} else {
 				o := (i0+t)*lda + p0
 				_ = a[o+5*lda+kc-1]
-				interleave6(d, &a[o], lda, kc)
+				interleave6(d, &a[o], &ones[0], lda, kc, 0, 0)
 			}
 		}
 	}
@@ -245,7 +241,7 @@ func packA6Scaled(dst, a []float32, lda, i0, rows, p0, kc int, s []float32) int 
 	for t := 0; t < full; t += 6 {
 		o := (i0+t)*lda + p0
 		_ = a[o+5*lda+kc-1]
-		interleave6s(&dst[t*kc], &a[o], &s[0], lda, kc)
+		interleave6(&dst[t*kc], &a[o], &s[0], lda, kc, 32, 4)
 	}
 	return full
 }

@@ -293,12 +293,18 @@ i16done:
 	VZEROUPPER
 	RET
 
-// func interleave6(dst, src *float32, ld, kc int)
-TEXT ·interleave6(SB), NOSPLIT, $0-32
+// func interleave6(dst, src, s *float32, ld, kc, sinc8, sinc1 int)
+// Packs 6 rows of kc floats (row stride ld) as dst[6p + l], l < 6, each
+// multiplied by the scale at s, which advances by sinc8 bytes per 8 columns
+// and sinc1 per column of the remainder (0 and 0 with s pointing at eight
+// ones: a plain copy), as interleave8. The 8 scales of a column block
+// multiply each row's 8 loaded floats before the transpose.
+TEXT ·interleave6(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ ld+16(FP), R8
-	MOVQ kc+24(FP), CX
+	MOVQ s+16(FP), AX
+	MOVQ ld+24(FP), R8
+	MOVQ kc+32(FP), CX
 	SHLQ $2, R8
 	LEAQ (R8)(R8*2), R9
 	LEAQ (SI)(R8*4), R10        // row 4
@@ -309,12 +315,13 @@ TEXT ·interleave6(SB), NOSPLIT, $0-32
 	JEQ  i6rem
 
 i6loop:
-	VMOVUPS (SI), Y0
-	VMOVUPS (SI)(R8*1), Y1
-	VMOVUPS (SI)(R8*2), Y2
-	VMOVUPS (SI)(R9*1), Y3
-	VMOVUPS (R10), Y4
-	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (AX), Y7
+	VMULPS  (SI), Y7, Y0
+	VMULPS  (SI)(R8*1), Y7, Y1
+	VMULPS  (SI)(R8*2), Y7, Y2
+	VMULPS  (SI)(R9*1), Y7, Y3
+	VMULPS  (R10), Y7, Y4
+	VMULPS  (R10)(R8*1), Y7, Y5
 	VXORPS  Y6, Y6, Y6
 	VXORPS  Y7, Y7, Y7
 	TRANSPOSE8
@@ -331,6 +338,7 @@ i6loop:
 	VMOVUPS      X15, 168(DI)
 	VEXTRACTF128 $1, Y15, X15
 	VMOVQ        X15, 184(DI)
+	ADDQ sinc8+40(FP), AX
 	ADDQ $32, SI
 	ADDQ $32, R10
 	ADDQ $192, DI
@@ -342,80 +350,6 @@ i6rem:
 	JEQ   i6done
 
 i6remloop:
-	VMOVSS (SI), X0
-	VMOVSS X0, (DI)
-	VMOVSS (SI)(R8*1), X0
-	VMOVSS X0, 4(DI)
-	VMOVSS (SI)(R8*2), X0
-	VMOVSS X0, 8(DI)
-	VMOVSS (SI)(R9*1), X0
-	VMOVSS X0, 12(DI)
-	VMOVSS (R10), X0
-	VMOVSS X0, 16(DI)
-	VMOVSS (R10)(R8*1), X0
-	VMOVSS X0, 20(DI)
-	ADDQ $4, SI
-	ADDQ $4, R10
-	ADDQ $24, DI
-	DECQ CX
-	JNE  i6remloop
-
-i6done:
-	VZEROUPPER
-	RET
-
-// func interleave6s(dst, src, s *float32, ld, kc int)
-// interleave6 with column p of the 6 rows multiplied by s[p] on the way:
-// the 8 scales of a column block multiply each row's 8 loaded floats
-// before the transpose, the same products as scaling after it.
-TEXT ·interleave6s(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ s+16(FP), AX
-	MOVQ ld+24(FP), R8
-	MOVQ kc+32(FP), CX
-	SHLQ $2, R8
-	LEAQ (R8)(R8*2), R9
-	LEAQ (SI)(R8*4), R10        // row 4
-	MOVQ CX, BX
-	SHRQ $3, BX
-	ANDQ $7, CX
-	TESTQ BX, BX
-	JEQ  i6srem
-
-i6sloop:
-	VMOVUPS (AX), Y7
-	VMULPS  (SI), Y7, Y0
-	VMULPS  (SI)(R8*1), Y7, Y1
-	VMULPS  (SI)(R8*2), Y7, Y2
-	VMULPS  (SI)(R9*1), Y7, Y3
-	VMULPS  (R10), Y7, Y4
-	VMULPS  (R10)(R8*1), Y7, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	TRANSPOSE8
-	VMOVUPS      Y8, (DI)
-	VMOVUPS      Y9, 24(DI)
-	VMOVUPS      Y10, 48(DI)
-	VMOVUPS      Y11, 72(DI)
-	VMOVUPS      Y12, 96(DI)
-	VMOVUPS      Y13, 120(DI)
-	VMOVUPS      Y14, 144(DI)
-	VMOVUPS      X15, 168(DI)
-	VEXTRACTF128 $1, Y15, X15
-	VMOVQ        X15, 184(DI)
-	ADDQ $32, AX
-	ADDQ $32, SI
-	ADDQ $32, R10
-	ADDQ $192, DI
-	DECQ BX
-	JNE  i6sloop
-
-i6srem:
-	TESTQ CX, CX
-	JEQ   i6sdone
-
-i6sremloop:
 	VMOVSS (AX), X1
 	VMULSS (SI), X1, X0
 	VMOVSS X0, (DI)
@@ -429,14 +363,14 @@ i6sremloop:
 	VMOVSS X0, 16(DI)
 	VMULSS (R10)(R8*1), X1, X0
 	VMOVSS X0, 20(DI)
-	ADDQ $4, AX
+	ADDQ sinc1+48(FP), AX
 	ADDQ $4, SI
 	ADDQ $4, R10
 	ADDQ $24, DI
 	DECQ CX
-	JNE  i6sremloop
+	JNE  i6remloop
 
-i6sdone:
+i6done:
 	VZEROUPPER
 	RET
 
