@@ -55,7 +55,7 @@ func emit(w io.Writer, r benchRecord) {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "[--gemm] [--step] [--methods frozen,hut,lora,hira,full] [--peers] [--llmc DIR]", stderr)
+	fs := newFlagSet("bench", "[--gemm] [--step] [--methods frozen,hut,lora,hira,full] [--peers] [--llmc DIR] | --report FILE", stderr)
 	doGemm := fs.Bool("gemm", false, "only the sgemm comparison")
 	doStep := fs.Bool("step", false, "only the training-step benchmark")
 	methods := fs.String("methods", "frozen,hut,lora,hira,full", "methods for the step benchmark (frozen = forward + input-gradient pass)")
@@ -73,8 +73,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
 	childPaired := fs.String("child-paired", "", "internal: run the paired step benchmark of these methods in this process")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
-	if err := parseFlags(fs, args); err != nil {
+	report := fs.String("report", "", "measure nothing: read the JSON lines of an earlier hut bench from `FILE` ('-': standard input) and print them as Markdown tables, with the targets of docs/benchmarks.md checked")
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
+	}
+	if *report != "" {
+		return benchReportFile(*report, os.Stdin, stdout)
 	}
 	if err := setThreads(*threads); err != nil {
 		return err

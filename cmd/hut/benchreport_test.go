@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// benchLines is a hut bench run as JSON lines, every target met: the
+// records hut bench writes, in its order, with made-up numbers.
+func benchLines(t *testing.T, edit func(kind string, r benchRecord)) string {
+	t.Helper()
+	recs := []benchRecord{
+		{"bench": "machine", "cpu": "Test CPU", "goos": "linux", "goarch": "amd64", "threads": 2.0, "gemm_kernel": "avx2-6x16",
+			"hut_isa": "avx2", "openblas": true, "openblas_core": "Haswell", "pack_weights": true},
+		{"bench": "peak", "gflops": 200.0, "isa": "avx2", "threads": 2.0},
+		{"bench": "sgemm", "shape": "fwd_qkv", "m": 256.0, "n": 2304.0, "k": 768.0, "ours_gflops": 160.0, "openblas_gflops": 150.0,
+			"ratio_openblas": 1.07, "gonum_gflops": 10.0, "ratio_gonum": 16.0},
+		{"bench": "sgemm", "shape": "dx_fc", "m": 256.0, "n": 768.0, "k": 3072.0, "ours_gflops": 150.0, "openblas_gflops": 155.0,
+			"ratio_openblas": 0.97, "gonum_gflops": 12.0, "ratio_gonum": 12.5},
+		{"bench": "step", "method": "frozen", "model": "gpt2-124M", "B": 4.0, "T": 64.0, "trainable": 0.0, "targets": "",
+			"step_s": 0.8, "step_s_rounds": []any{0.8, 0.81}, "tokens_per_s": 320.0, "gflops": 160.4, "peak_fraction": 0.802, "peak_rss_mb": 990.0},
+		{"bench": "step", "method": "hut", "model": "gpt2-124M", "B": 4.0, "T": 64.0, "trainable": 1179648.0,
+			"targets": "attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj",
+			"step_s": 0.82, "step_s_rounds": []any{0.82, 0.83}, "tokens_per_s": 312.0, "gflops": 156.5, "peak_fraction": 0.782, "peak_rss_mb": 1041.0},
+		{"bench": "step", "method": "lora", "model": "gpt2-124M", "B": 4.0, "T": 64.0, "trainable": 294912.0, "targets": "attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj",
+			"step_s": 0.86, "step_s_rounds": []any{0.86, 0.87}, "tokens_per_s": 298.0, "gflops": 150.0, "peak_fraction": 0.75, "peak_rss_mb": 1000.0},
+		{"bench": "peer", "method": "hut", "step_s_median": 2.8, "step_s_rounds": []any{2.8, 2.7}, "speedup_of_hut_engine": 3.41, "speedup_by_round": 3.3},
+		{"bench": "peer_llmc", "step_s": 7.0, "steps": 5.0, "hut_faster_by": 8.54, "full_faster_by": 4.6, "march": "haswell"},
+		{"bench": "step_paired", "method": "hut", "paired_with": "frozen", "step_s": 0.83},
+		{"bench": "step_paired", "method": "frozen", "paired_with": "hut", "step_s": 0.81},
+		{"bench": "summary", "hut_over_frozen": 1.025, "hut_over_frozen_by_round": 1.03, "hut_over_frozen_paired": 1.02,
+			"hut_over_frozen_paired_rounds": []any{1.02, 1.024}, "hut_minus_frozen_paired_ms": map[string]any{"forward": 1.5, "backward": 9.0, "optimizer": 1.6},
+			"hut_over_lora": 0.953, "hut_over_lora_by_round": 0.95, "hut_over_lora_paired": 0.96},
+	}
+	var b strings.Builder
+	for _, r := range recs {
+		if edit != nil {
+			edit(r.str("bench")+"/"+r.str("method"), r)
+		}
+		j, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestBenchReport: the report's tables and its verdict on each target, for
+// runs that meet every target, miss some, or leave some unmeasured.
+func TestBenchReport(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		edit    func(kind string, r benchRecord)
+		want    []string // lines (or parts of lines) the report must have
+		notWant []string
+	}{
+		{"all met", nil, []string{
+			"Machine: Test CPU (linux/amd64), 2 threads, GEMM kernel `avx2-6x16` (HUT_ISA avx2), OpenBLAS core Haswell",
+			"Peak 200.0 GFLOP/s (avx2 FMA loop, 2 threads).",
+			"| fwd_qkv | 256×2304×768 | 160.0 | 150.0 | 1.07 | 10.0 | 16.0 |",
+			"| hut | attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj | 1,179,648 | 0.820 | 0.820, 0.830 | 0.830 (with frozen) | 312 | 156.5 | 78.2% | 1041 | 2.800 (2.800, 2.700) | 3.41× (3.30×) |",
+			"| frozen | – | 0 | 0.800 | 0.800, 0.810 | 0.810 | 320 |",
+			"| frozen | 1.025 | 1.030 | 1.020 | 1.020, 1.024 | 1.50, 9.00, 1.60 |",
+			"| sgemm ≥ 0.9× OpenBLAS on every shape | 0.97–1.07× (median 1.07×) over 2 shapes | yes |",
+			"| sgemm ≥ 10× gonum on every shape | 12.5–16.0× (median 16.0×) over 2 shapes | yes |",
+			"| GPT-2 124M HUT step (B=4, T=64) ≤ 1.2 s | 0.820 s | yes |",
+			"| HUT step ≥ 3× faster than PyTorch's | 3.41× (PyTorch 2.800 s, ours 0.820 s); by round 3.30× | yes |",
+			"| HUT step ≥ 5× faster than llm.c's full fine-tuning step | 8.5× (llm.c 7.00 s, -march=haswell) | yes |",
+			"| peak memory of the HUT run ≤ 1.3 GB | 1041 MiB (1.09 GB) | yes |",
+			"| HUT step ≤ 1.05× the frozen forward + input-gradient pass | 1.025 medians, 1.030 by round, 1.020 paired | yes |",
+			"| HUT step faster than LoRA's | 0.953 medians, 0.950 by round, 0.960 paired | yes |",
+		}, []string{"| no |", "| partly", "targets differ"}},
+		{"some missed", func(kind string, r benchRecord) {
+			switch kind {
+			case "sgemm/":
+				if r.str("shape") == "dx_fc" {
+					r["ratio_openblas"], r["ratio_gonum"] = 0.89, 9.9
+				}
+			case "peer/hut":
+				r["speedup_by_round"] = 2.96
+			case "step/hut":
+				r["peak_rss_mb"] = 1300.0
+				r["step_s"] = 1.25
+			case "step/lora":
+				r["targets"] = "attn.c_attn"
+			case "summary/":
+				r["hut_over_frozen_paired"] = 1.051
+				r["hut_over_lora"], r["hut_over_lora_by_round"], r["hut_over_lora_paired"] = 1.0, 1.01, 1.02
+			}
+		}, []string{
+			"| sgemm ≥ 0.9× OpenBLAS on every shape | 0.89–1.07× (median 1.07×) over 2 shapes | no |",
+			"| sgemm ≥ 10× gonum on every shape | 9.9–16.0× (median 16.0×) over 2 shapes | no |",
+			"| GPT-2 124M HUT step (B=4, T=64) ≤ 1.2 s | 1.250 s | no |",
+			"by round 2.96× | partly (1 of 2) |",
+			"| peak memory of the HUT run ≤ 1.3 GB | 1300 MiB (1.36 GB) | no |",
+			"| 1.025 medians, 1.030 by round, 1.051 paired | partly (2 of 3) |",
+			"1.020 paired (targets differ: HUT attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj, LoRA attn.c_attn) | no |",
+		}, nil},
+		{"other shapes, no peers", func(kind string, r benchRecord) {
+			switch kind {
+			case "machine/":
+				r["openblas"] = false
+				r["hut_isa"] = ""
+			case "sgemm/":
+				delete(r, "ratio_openblas")
+				delete(r, "openblas_gflops")
+			case "step/frozen", "step/hut", "step/lora":
+				r["B"] = 8.0
+			case "peer/hut":
+				r["bench"] = "peer-elsewhere"
+			}
+		}, []string{
+			"(HUT_ISA native), OpenBLAS not compiled in",
+			"| fwd_qkv | 256×2304×768 | 160.0 | – | – | 10.0 | 16.0 |",
+			"| sgemm ≥ 10× gonum on every shape |",
+		}, []string{"OpenBLAS on every shape", "≤ 1.2 s", "PyTorch's", "llm.c's", "≤ 1.05×", "1.3 GB"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "run.jsonl")
+			if err := os.WriteFile(path, []byte(benchLines(t, c.edit)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			if code := Main([]string{"bench", "--report", path}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			rep := out.String()
+			for _, w := range c.want {
+				if !strings.Contains(rep, w) {
+					t.Errorf("report lacks %q:\n%s", w, rep)
+				}
+			}
+			for _, w := range c.notWant {
+				if strings.Contains(rep, w) {
+					t.Errorf("report has %q:\n%s", w, rep)
+				}
+			}
+		})
+	}
+}
+
+// TestBenchReportErrors: a file that is not hut bench's output is refused
+// with its name and the line at fault; nothing is measured.
+func TestBenchReportErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--report", filepath.Join(dir, "none.jsonl")}, 1, "none.jsonl: no such file"},
+		{[]string{"--report", write("log.jsonl", "{\"bench\":\"peak\",\"gflops\":1}\nbench: GPT-2 124M hut step…\n")}, 1, "log.jsonl:2: not a hut bench JSON record"},
+		{[]string{"--report", write("other.jsonl", "{\"loss\":2.5}\n")}, 1, "other.jsonl:1: record without a \"bench\" field"},
+		{[]string{"--report", write("empty.jsonl", "\n\n")}, 1, "empty.jsonl: no hut bench records"},
+		{[]string{"--report", write("ok.jsonl", "{\"bench\":\"peak\",\"gflops\":1}\n"), "extra"}, 2, "unexpected argument \"extra\""},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(append([]string{"bench"}, c.args...), &out, &errb); code != c.code || !strings.Contains(errb.String(), c.msg) {
+			t.Errorf("hut bench %v: exit %d (want %d), stderr %q (want %q)", c.args, code, c.code, errb.String(), c.msg)
+		}
+	}
+	// Standard input, as in `hut bench | tee run.jsonl | hut bench --report -`.
+	var out bytes.Buffer
+	if err := benchReportFile("-", strings.NewReader(benchLines(t, nil)), &out); err != nil || !strings.Contains(out.String(), "| yes |") {
+		t.Errorf("report from stdin: %v\n%s", err, out.String())
+	}
+}
