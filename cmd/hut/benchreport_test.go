@@ -25,7 +25,7 @@ func benchLines(t *testing.T, edit func(kind string, r benchRecord)) string {
 			"step_s": 0.8, "step_s_rounds": []any{0.8, 0.81}, "tokens_per_s": 320.0, "gflops": 160.4, "peak_fraction": 0.802, "peak_rss_mb": 990.0},
 		{"bench": "step", "method": "hut", "model": "gpt2-124M", "B": 4.0, "T": 64.0, "trainable": 1179648.0,
 			"targets": "attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj",
-			"step_s": 0.82, "step_s_rounds": []any{0.82, 0.83}, "tokens_per_s": 312.0, "gflops": 156.5, "peak_fraction": 0.782, "peak_rss_mb": 1041.0},
+			"step_s":  0.82, "step_s_rounds": []any{0.82, 0.83}, "tokens_per_s": 312.0, "gflops": 156.5, "peak_fraction": 0.782, "peak_rss_mb": 1041.0},
 		{"bench": "step", "method": "lora", "model": "gpt2-124M", "B": 4.0, "T": 64.0, "trainable": 294912.0, "targets": "attn.c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj",
 			"step_s": 0.86, "step_s_rounds": []any{0.86, 0.87}, "tokens_per_s": 298.0, "gflops": 150.0, "peak_fraction": 0.75, "peak_rss_mb": 1000.0},
 		{"bench": "peer", "method": "hut", "step_s_median": 2.8, "step_s_rounds": []any{2.8, 2.7}, "speedup_of_hut_engine": 3.41, "speedup_by_round": 3.3},
