@@ -102,7 +102,8 @@ func joinf(format string, xs []float64) string {
 func spread(format string, xs []float64) string {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	return fmt.Sprintf(format+"–"+format+"× (median "+format+"×)", s[0], s[len(s)-1], median(s))
+	mid := (s[(len(s)-1)/2] + s[len(s)/2]) / 2
+	return fmt.Sprintf(format+"–"+format+"× (median "+format+"×)", s[0], s[len(s)-1], mid)
 }
 
 // methodNames spells the methods as the docs do.
