@@ -183,3 +183,37 @@ func TestBenchReportErrors(t *testing.T) {
 		t.Errorf("report from stdin: %v\n%s", err, out.String())
 	}
 }
+
+// TestBenchReportRecordedRuns: the runs kept in docs/runs read back, and
+// the report states what docs/benchmarks.md quotes from them.
+func TestBenchReportRecordedRuns(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want []string
+	}{
+		{"run37-native-peers.jsonl", []string{
+			"| sgemm ≥ 0.9× OpenBLAS on every shape | 0.92–1.17× (median 1.11×) over 15 shapes | yes |",
+			"| HUT step ≥ 3× faster than PyTorch's | 3.08× (PyTorch 2.107 s, ours 0.684 s); by round 3.09× | yes |",
+			"| HUT step ≥ 5× faster than llm.c's full fine-tuning step | 15.6× (llm.c 10.69 s, -march=native) | yes |",
+			"| HUT step ≤ 1.05× the frozen forward + input-gradient pass | 1.046 medians, 1.050 by round, 1.048 paired | yes |",
+		}},
+		{"run38-avx2-peers.jsonl", []string{
+			"GEMM kernel `avx2-6x16` (HUT_ISA avx2), OpenBLAS core Haswell",
+			"| HUT step ≥ 3× faster than PyTorch's | 2.03× (PyTorch 2.305 s, ours 1.135 s); by round 2.10× | no |",
+		}},
+		{"run39-equal-targets.jsonl", []string{
+			"| HUT step faster than LoRA's at equal targets | 0.882 medians, 0.938 by round, 0.898 paired | yes |",
+			"| HUT step faster than HiRA's at equal targets | 0.674 medians, 0.673 by round, 0.585 paired | yes |",
+		}},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main([]string{"bench", "--report", filepath.Join("..", "..", "docs", "runs", c.file)}, &out, &errb); code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.file, code, errb.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s: report lacks %q:\n%s", c.file, w, out.String())
+			}
+		}
+	}
+}
