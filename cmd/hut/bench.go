@@ -269,6 +269,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return llmcErr
 		}
 	}
+	fmt.Fprintln(stderr, "hut bench: done; hut bench --report FILE prints a run's JSON lines (stdout, saved with hut bench > FILE) as tables, with the targets checked")
 	return nil
 }
 
