@@ -20,9 +20,10 @@ var benchTargets = struct {
 	openblas, gonum, stepS, pytorch, llmc, overFrozen, rssGB float64
 }{openblas: 0.9, gonum: 10, stepS: 1.2, pytorch: 3, llmc: 5, overFrozen: 1.05, rssGB: 1.3}
 
-// readBenchRecords reads hut bench's JSON lines from r; blank lines and
-// lines that are not JSON objects (a log captured with the records, say)
-// are an error naming the line, as is a file with no records.
+// readBenchRecords reads hut bench's JSON lines from r, skipping blank
+// lines. A line that is not a JSON object with a "bench" field (a log
+// captured with the records, say) is an error naming the line, as is a
+// file with no records.
 func readBenchRecords(r io.Reader, name string) ([]benchRecord, error) {
 	var recs []benchRecord
 	sc := bufio.NewScanner(r)
@@ -107,7 +108,7 @@ func spread(format string, xs []float64) string {
 }
 
 // methodNames spells the methods as the docs do.
-var methodNames = map[string]string{"lora": "LoRA", "hira": "HiRA", "hut": "HUT", "full": "full fine-tuning", "frozen": "the frozen pass"}
+var methodNames = map[string]string{"lora": "LoRA", "hira": "HiRA"}
 
 func yesNo(ok bool) string {
 	if ok {
@@ -125,7 +126,7 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 		k := r.str("bench")
 		byKind[k] = append(byKind[k], r)
 	}
-	first := func(kind string) benchRecord {
+	last := func(kind string) benchRecord {
 		if l := byKind[kind]; len(l) > 0 {
 			return l[len(l)-1]
 		}
@@ -133,7 +134,7 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 	}
 	fmt.Fprintln(w, "# hut bench report")
 	fmt.Fprintln(w)
-	if m := first("machine"); m != nil {
+	if m := last("machine"); m != nil {
 		isa := m.str("hut_isa")
 		if isa == "" {
 			isa = "native"
@@ -145,7 +146,7 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 		fmt.Fprintf(w, "Machine: %s (%s/%s), %.0f threads, GEMM kernel `%s` (HUT_ISA %s), OpenBLAS %s, frozen weights packed: %v.\n",
 			m.str("cpu"), m.str("goos"), m.str("goarch"), m.num("threads"), m.str("gemm_kernel"), isa, blas, m["pack_weights"])
 	}
-	pk := first("peak")
+	pk := last("peak")
 	if pk != nil {
 		fmt.Fprintf(w, "Peak %.1f GFLOP/s (%s FMA loop, %.0f threads).\n", pk.num("gflops"), pk.str("isa"), pk.num("threads"))
 	}
@@ -257,7 +258,7 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 			}
 			checks = append(checks, check{fmt.Sprintf("HUT step ≥ %g× faster than PyTorch's", benchTargets.pytorch), meas, metAll(got, func(x float64) bool { return x >= benchTargets.pytorch })})
 		}
-		if l := first("peer_llmc"); l != nil && l.has("hut_faster_by") {
+		if l := last("peer_llmc"); l != nil && l.has("hut_faster_by") {
 			checks = append(checks, check{fmt.Sprintf("HUT step ≥ %g× faster than llm.c's full fine-tuning step", benchTargets.llmc),
 				fmt.Sprintf("%.1f× (llm.c %.2f s, -march=%s)", l.num("hut_faster_by"), l.num("step_s"), l.str("march")), yesNo(l.num("hut_faster_by") >= benchTargets.llmc)})
 		}
@@ -266,11 +267,21 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 				fmt.Sprintf("%.0f MiB (%.2f GB)", h.num("peak_rss_mb"), h.num("peak_rss_mb")*(1<<20)/1e9), yesNo(h.num("peak_rss_mb")*(1<<20) <= benchTargets.rssGB*1e9)})
 		}
 	}
-	if l := first("peer_llmc"); l != nil {
-		fmt.Fprintf(w, "llm.c (%s, -march=%s): %.3f s a full fine-tuning step (median of %.0f); ours faster by %.1f× (HUT), %.1f× (full fine-tuning).\n\n",
-			"GPT-2 124M, B=4, T=64", l.str("march"), l.num("step_s"), l.num("steps"), l.num("hut_faster_by"), l.num("full_faster_by"))
+	if l := last("peer_llmc"); l != nil {
+		fmt.Fprintf(w, "llm.c (GPT-2 124M, B=%.0f, T=%.0f, -march=%s): %.3f s a full fine-tuning step (median of %.0f)",
+			l.num("B"), l.num("T"), l.str("march"), l.num("step_s"), l.num("steps"))
+		var by []string
+		for _, m := range []struct{ key, name string }{{"hut_faster_by", "HUT"}, {"full_faster_by", "full fine-tuning"}} {
+			if l.has(m.key) {
+				by = append(by, fmt.Sprintf("%.1f× (%s)", l.num(m.key), m.name))
+			}
+		}
+		if len(by) > 0 {
+			fmt.Fprint(w, "; ours faster by ", strings.Join(by, ", "))
+		}
+		fmt.Fprint(w, ".\n\n")
 	}
-	if s := first("summary"); s != nil {
+	if s := last("summary"); s != nil {
 		fmt.Fprintln(w, "| HUT over | medians | by round | paired | paired, by process | HUT's extra, paired (ms: forward, backward, optimizer) |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
 		for _, o := range []string{"frozen", "lora", "hira", "full"} {
