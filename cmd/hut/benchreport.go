@@ -6,12 +6,15 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/hutml/hut/internal/bench"
 )
 
 // benchTargets are the CPU engine's targets (docs/benchmarks.md, "Against
@@ -78,6 +81,15 @@ func (r benchRecord) str(k string) string { s, _ := r[k].(string); return s }
 // has reports whether the record has a number k.
 func (r benchRecord) has(k string) bool { _, ok := r[k].(float64); return ok }
 
+// numOr formats the record's number k with format, or is "–" when the
+// record has none.
+func (r benchRecord) numOr(k, format string) string {
+	if !r.has(k) {
+		return "–"
+	}
+	return fmt.Sprintf(format, r.num(k))
+}
+
 // floats is the record's list of numbers k.
 func (r benchRecord) floats(k string) []float64 {
 	l, _ := r[k].([]any)
@@ -101,10 +113,7 @@ func joinf(format string, xs []float64) string {
 
 // spread is "lo–hi× (median m×)" of the ratios xs, formatted with format.
 func spread(format string, xs []float64) string {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	mid := (s[(len(s)-1)/2] + s[len(s)/2]) / 2
-	return fmt.Sprintf(format+"–"+format+"× (median "+format+"×)", s[0], s[len(s)-1], mid)
+	return fmt.Sprintf(format+"–"+format+"× (median "+format+"×)", slices.Min(xs), slices.Max(xs), bench.Median(xs))
 }
 
 // methodNames spells the methods as the docs do.
@@ -159,16 +168,10 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 		fmt.Fprintln(w, "| shape | m×n×k | ours GFLOP/s | OpenBLAS | ours/OpenBLAS | gonum | ours/gonum |")
 		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
 		var ob, gn []float64
-		dash := func(r benchRecord, k, format string) string {
-			if !r.has(k) {
-				return "–"
-			}
-			return fmt.Sprintf(format, r.num(k))
-		}
 		for _, r := range sg {
 			fmt.Fprintf(w, "| %s | %.0f×%.0f×%.0f | %.1f | %s | %s | %s | %s |\n", r.str("shape"), r.num("m"), r.num("n"), r.num("k"),
-				r.num("ours_gflops"), dash(r, "openblas_gflops", "%.1f"), dash(r, "ratio_openblas", "%.2f"),
-				dash(r, "gonum_gflops", "%.1f"), dash(r, "ratio_gonum", "%.1f"))
+				r.num("ours_gflops"), r.numOr("openblas_gflops", "%.1f"), r.numOr("ratio_openblas", "%.2f"),
+				r.numOr("gonum_gflops", "%.1f"), r.numOr("ratio_gonum", "%.1f"))
 			if r.has("ratio_openblas") {
 				ob = append(ob, r.num("ratio_openblas"))
 			}
@@ -233,20 +236,16 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 			if r.has("peak_fraction") {
 				frac = fmt.Sprintf("%.1f%%", 100*r.num("peak_fraction"))
 			}
-			tg := r.str("targets")
-			if tg == "" {
-				tg = "–"
-			}
-			fmt.Fprintf(w, "| %s | %s | %s | %.3f | %s | %s | %.0f | %.1f | %s | %.0f | %s | %s |\n", m, tg, groupThousands(int64(r.num("trainable"))),
-				r.num("step_s"), cmpDash(rounds), cmpDash(strings.Join(paired, ", ")), r.num("tokens_per_s"), r.num("gflops"), frac,
+			fmt.Fprintf(w, "| %s | %s | %s | %.3f | %s | %s | %.0f | %.1f | %s | %.0f | %s | %s |\n", m, cmp.Or(r.str("targets"), "–"), groupThousands(int64(r.num("trainable"))),
+				r.num("step_s"), cmp.Or(rounds, "–"), cmp.Or(strings.Join(paired, ", "), "–"), r.num("tokens_per_s"), r.num("gflops"), frac,
 				r.num("peak_rss_mb"), peer, faster)
 		}
 		fmt.Fprintln(w)
 	}
-	gpt2Step := func(r benchRecord) bool {
-		return r.str("model") == "gpt2-124M" && r.num("B") == 4 && r.num("T") == 64
-	}
-	if h := steps["hut"]; h != nil && gpt2Step(h) {
+	// The step targets are for GPT-2 124M at B=4, T=64.
+	h := steps["hut"]
+	hutTargets := h != nil && h.str("model") == "gpt2-124M" && h.num("B") == 4 && h.num("T") == 64
+	if hutTargets {
 		checks = append(checks, check{fmt.Sprintf("GPT-2 124M HUT step (B=4, T=64) ≤ %g s", benchTargets.stepS),
 			fmt.Sprintf("%.3f s", h.num("step_s")), yesNo(h.num("step_s") <= benchTargets.stepS)})
 		if p := peers["hut"]; p != nil && p.has("speedup_of_hut_engine") {
@@ -288,12 +287,6 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 			if !s.has("hut_over_" + o) {
 				continue
 			}
-			cell := func(k string) string {
-				if !s.has(k) {
-					return "–"
-				}
-				return fmt.Sprintf("%.3f", s.num(k))
-			}
 			extra := "–"
 			if ms, ok := s["hut_minus_"+o+"_paired_ms"].(map[string]any); ok {
 				f, _ := ms["forward"].(float64)
@@ -301,11 +294,11 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 				op, _ := ms["optimizer"].(float64)
 				extra = fmt.Sprintf("%.2f, %.2f, %.2f", f, b, op)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", o, cell("hut_over_"+o), cell("hut_over_"+o+"_by_round"), cell("hut_over_"+o+"_paired"),
-				cmpDash(joinf("%.3f", s.floats("hut_over_"+o+"_paired_rounds"))), extra)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", o, s.numOr("hut_over_"+o, "%.3f"), s.numOr("hut_over_"+o+"_by_round", "%.3f"), s.numOr("hut_over_"+o+"_paired", "%.3f"),
+				cmp.Or(joinf("%.3f", s.floats("hut_over_"+o+"_paired_rounds")), "–"), extra)
 		}
 		fmt.Fprintln(w)
-		if h := steps["hut"]; h != nil && gpt2Step(h) {
+		if hutTargets {
 			if got, meas := summaryRatios(s, "frozen"); len(got) > 0 {
 				checks = append(checks, check{fmt.Sprintf("HUT step ≤ %g× the frozen forward + input-gradient pass", benchTargets.overFrozen),
 					meas, metAll(got, func(x float64) bool { return x <= benchTargets.overFrozen })})
@@ -371,19 +364,12 @@ func metAll(xs []float64, ok func(float64) bool) string {
 	return fmt.Sprintf("partly (%d of %d)", n, len(xs))
 }
 
-func cmpDash(s string) string {
-	if s == "" {
-		return "–"
-	}
-	return s
-}
-
 // groupThousands writes n with commas between groups of three digits.
 func groupThousands(n int64) string {
-	s := fmt.Sprint(n)
 	if n < 0 {
 		return "-" + groupThousands(-n)
 	}
+	s := fmt.Sprint(n)
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]
 	}

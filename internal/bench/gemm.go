@@ -91,12 +91,12 @@ func CompareGemm(opt GemmOptions) []GemmRow {
 				gratios = append(gratios, g/h)
 			}
 		}
-		row := GemmRow{Shape: s, Ours: median(go_), OursBest: maxOf(go_)}
+		row := GemmRow{Shape: s, Ours: Median(go_), OursBest: maxOf(go_)}
 		if ob {
-			row.OpenBLAS, row.OpenBLASBest, row.Ratio = median(gb), maxOf(gb), median(ratios)
+			row.OpenBLAS, row.OpenBLASBest, row.Ratio = Median(gb), maxOf(gb), Median(ratios)
 		}
 		if opt.Gonum {
-			row.Gonum, row.GonumBest, row.GonumRatio = median(gg), maxOf(gg), median(gratios)
+			row.Gonum, row.GonumBest, row.GonumRatio = Median(gg), maxOf(gg), Median(gratios)
 		}
 		if opt.Log != nil {
 			fmt.Fprintf(opt.Log, "%-13s ours %6.1f (best %6.1f)  openblas %6.1f (best %6.1f)  ratio %.2f  gonum %5.1f  ratio %.1f\n",
@@ -129,7 +129,9 @@ func maxOf(x []float64) float64 {
 	return m
 }
 
-func median(x []float64) float64 {
+// Median is the median of x (the mean of the two middle values for an even
+// count; 0 for none), leaving x as it is.
+func Median(x []float64) float64 {
 	if len(x) == 0 {
 		return 0
 	}
