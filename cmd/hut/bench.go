@@ -613,12 +613,12 @@ func pairedInChild(methods []string, B, T, r, turns int, targets string, stderr 
 		if err != nil {
 			return nil, err
 		}
+		recs, err := readBenchRecords(strings.NewReader(out), "bench --paired: the child process of "+first+" and "+o)
+		if err != nil {
+			return nil, err
+		}
 		var pr pairRun
-		for _, line := range strings.Split(out, "\n") {
-			var rec benchRecord
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				return nil, fmt.Errorf("bench --paired: %w (%q)", err, line)
-			}
+		for _, rec := range recs {
 			if rec["bench"] != "step_paired" {
 				continue
 			}
