@@ -206,6 +206,13 @@ func TestBenchReportRecordedRuns(t *testing.T) {
 			"| HUT step faster than LoRA's at equal targets | 0.882 medians, 0.938 by round, 0.898 paired | yes |",
 			"| HUT step faster than HiRA's at equal targets | 0.674 medians, 0.673 by round, 0.585 paired | yes |",
 		}},
+		{"run40-native-peers.jsonl", []string{
+			"| HUT step ≥ 3× faster than PyTorch's | 3.81× (PyTorch 2.008 s, ours 0.527 s); by round 4.02× | yes |",
+		}},
+		{"run42-native-5-rounds.jsonl", []string{
+			"| 0.570 | 0.543, 0.609, 0.570, 0.502, 0.666 |",
+			"| HUT step ≥ 3× faster than PyTorch's | 2.89× (PyTorch 1.649 s, ours 0.570 s); by round 2.89× | no |",
+		}},
 	} {
 		var out, errb bytes.Buffer
 		if code := Main([]string{"bench", "--report", filepath.Join("..", "..", "docs", "runs", c.file)}, &out, &errb); code != 0 {
