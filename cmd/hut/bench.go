@@ -69,9 +69,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	gonum := fs.Bool("gonum", true, "sgemm: also measure gonum's blas32 (slow)")
 	peers := fs.Bool("peers", false, "also run the PyTorch CPU peer (python3 with torch, tools/peer_pytorch_bench.py) in the same run")
 	llmc := fs.String("llmc", "", "also time llm.c's CPU full fine-tuning step: DIR is an llm.c checkout whose train_gpt2.c tools/llmc/run.sh builds with gcc -march=native (or $LLMC_MARCH)")
-	paired := fs.Int("paired", 10, "step benchmark: also pair HUT with each other method, the two in one process taking one step each in turn, this many times (in every round, a fresh process each); reports each method's median step and the median of the per-turn ratios over all rounds (summary hut_over_*_paired), in which a drift of the machine's speed cancels; 0: off")
+	paired := fs.Int("paired", 10, "step benchmark: also pair HUT with each other method, the two in one process taking one step each in turn, this many times (in every round, a fresh process each); reports each method's median step and the median of the per-turn ratios over all rounds (summary hut_over_*_paired), in which a drift of the machine's speed cancels; with --peers, HUT's step also alternates with PyTorch's (two processes, one step at a time; summary of the peer_paired record: speedup_paired); 0: off")
 	child := fs.String("child-step", "", "internal: run one method's step benchmark in this process")
 	childPaired := fs.String("child-paired", "", "internal: run the paired step benchmark of these methods in this process")
+	childPeerPaired := fs.String("child-peer-paired", "", "internal: alternate this method's steps with the PyTorch peer's in this process")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	report := fs.String("report", "", "measure nothing: read the JSON lines of an earlier hut bench from `FILE` ('-': standard input) and print them as Markdown tables, with the targets of docs/benchmarks.md checked")
 	if err := parseFlagsOnly(fs, args); err != nil {
@@ -107,6 +108,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *childPaired != "" {
 		return pairedChild(strings.Split(*childPaired, ","), *B, *T, *r, *paired, *targets, stdout)
+	}
+	if *childPeerPaired != "" {
+		return peerPairedChild(*childPeerPaired, *B, *T, *r, *paired, *targets, stdout)
 	}
 	all := !*doGemm && !*doStep
 	emit(stdout, benchRecord{"bench": "machine", "goos": runtime.GOOS, "goarch": runtime.GOARCH, "threads": runtime.GOMAXPROCS(0),
@@ -168,6 +172,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		runs := map[string][]benchRecord{}
 		peerRuns := map[string][]benchRecord{}
 		var pairRuns []pairRun
+		var peerPairRuns []benchRecord
 		for round := 0; round < *rounds; round++ {
 			for _, m := range ms {
 				rec, err := stepInChild(m, *B, *T, *r, *steps, *targets, stderr)
@@ -192,6 +197,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					return err
 				}
 				pairRuns = append(pairRuns, prs...)
+			}
+			if *paired > 0 && slices.Contains(peerMethods, "hut") {
+				rec, err := peerPairedInChild("hut", *B, *T, *r, *paired, *targets, stderr)
+				if err != nil {
+					return err
+				}
+				peerPairRuns = append(peerPairRuns, rec)
 			}
 		}
 		pairedRecs, pairedRatio, pairedByProc, pairedExtraMS := combinePairs(pairRuns)
@@ -240,6 +252,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		for _, rec := range pairedRecs {
 			emit(stdout, rec)
+		}
+		if len(peerPairRuns) > 0 {
+			emit(stdout, poolPeerPaired(peerPairRuns))
 		}
 		if h, ok := res["hut"]["step_s"].(float64); ok {
 			sum := benchRecord{"bench": "summary"}
@@ -378,6 +393,9 @@ func benchChild(stderr io.Writer, what string, args ...string) (string, error) {
 	// A binary built with -tags openblas links OpenBLAS, whose idle worker
 	// threads would compete with the engine's; the step runs need none.
 	cmd.Env = append(os.Environ(), "HUT_TEST_MAIN=1", "OPENBLAS_NUM_THREADS=1")
+	if v, ok := os.LookupEnv("OPENBLAS_NUM_THREADS"); ok { // for a PyTorch peer the child starts
+		cmd.Env = append(cmd.Env, peerEnvVar+"="+v)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, stderr
 	if err := cmd.Run(); err != nil {

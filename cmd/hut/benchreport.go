@@ -255,6 +255,10 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 				got = append(got, p.num("speedup_by_round"))
 				meas += fmt.Sprintf("; by round %.2f×", p.num("speedup_by_round"))
 			}
+			if pp := last("peer_paired"); pp != nil && pp.str("method") == "hut" && pp.has("speedup_paired") {
+				got = append(got, pp.num("speedup_paired"))
+				meas += fmt.Sprintf("; paired %.2f×", pp.num("speedup_paired"))
+			}
 			checks = append(checks, check{fmt.Sprintf("HUT step ≥ %g× faster than PyTorch's", benchTargets.pytorch), meas, metAll(got, func(x float64) bool { return x >= benchTargets.pytorch })})
 		}
 		if l := last("peer_llmc"); l != nil && l.has("hut_faster_by") {
@@ -265,6 +269,14 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 			checks = append(checks, check{fmt.Sprintf("peak memory of the HUT run ≤ %g GB", benchTargets.rssGB),
 				fmt.Sprintf("%.0f MiB (%.2f GB)", h.num("peak_rss_mb"), h.num("peak_rss_mb")*(1<<20)/1e9), yesNo(h.num("peak_rss_mb")*(1<<20) <= benchTargets.rssGB*1e9)})
 		}
+	}
+	if pp := last("peer_paired"); pp != nil {
+		fmt.Fprintf(w, "PyTorch's %s step in turn with ours (%.0f turns, one process a round): PyTorch %.3f s, ours %.3f s; ours faster by %.2f× (the median of the turns' ratios",
+			pp.str("method"), pp.num("turns"), pp.num("peer_step_s"), pp.num("step_s"), pp.num("speedup_paired"))
+		if rs := pp.floats("speedup_paired_rounds"); len(rs) > 0 {
+			fmt.Fprintf(w, "; by process %s", joinf("%.2f×", rs))
+		}
+		fmt.Fprint(w, ").\n\n")
 	}
 	if l := last("peer_llmc"); l != nil {
 		fmt.Fprintf(w, "llm.c (GPT-2 124M, B=%.0f, T=%.0f, -march=%s): %.3f s a full fine-tuning step (median of %.0f)",
@@ -280,7 +292,7 @@ func writeBenchReport(w io.Writer, recs []benchRecord) {
 		}
 		fmt.Fprint(w, ".\n\n")
 	}
-	if s := last("summary"); s != nil {
+	if s := last("summary"); s != nil && len(s) > 1 { // more than its "bench" field
 		fmt.Fprintln(w, "| HUT over | medians | by round | paired | paired, by process | HUT's extra, paired (ms: forward, backward, optimizer) |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
 		for _, o := range []string{"frozen", "lora", "hira", "full"} {
