@@ -214,6 +214,10 @@ func TestBenchReportRecordedRuns(t *testing.T) {
 		{"run40-native-peers.jsonl", []string{
 			"| HUT step ≥ 3× faster than PyTorch's | 3.81× (PyTorch 2.008 s, ours 0.527 s); by round 4.02× | yes |",
 		}},
+		{"run44-native-peer-paired-5-rounds.jsonl", []string{
+			"ours faster by 3.05× (the median of the turns' ratios; by process 2.97×, 3.24×, 3.29×, 3.13×, 2.81×)",
+			"| HUT step ≥ 3× faster than PyTorch's | 3.19× (PyTorch 1.870 s, ours 0.587 s); by round 3.19×; paired 3.05× | yes |",
+		}},
 		{"run42-native-5-rounds.jsonl", []string{
 			"| 0.570 | 0.543, 0.609, 0.570, 0.502, 0.666 |",
 			"| HUT step ≥ 3× faster than PyTorch's | 2.89× (PyTorch 1.649 s, ours 0.570 s); by round 2.89× | no |",
