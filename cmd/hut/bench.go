@@ -852,14 +852,22 @@ var (
 	llmcScript    = filepath.Join("tools", "llmc", "run.sh")
 )
 
+// pytorchCommand is tools/peer_pytorch_bench.py's command for one method's
+// step with the given shape and threads, plus extra arguments; the rounds'
+// runs and the step served in turn with ours (--serve) share it.
+func pytorchCommand(method string, B, T, r, threads int, extra ...string) *exec.Cmd {
+	args := []string{pytorchScript, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
+		"--r", strconv.Itoa(r), "--threads", strconv.Itoa(threads)}
+	return exec.Command(pytorch.Python(), append(args, extra...)...)
+}
+
 // pytorchPeer runs tools/peer_pytorch_bench.py with Debian's python3-torch.
 func pytorchPeer(method string, B, T, r, steps, threads int) (benchRecord, error) {
 	script := pytorchScript
 	if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("%s not found (run from the repository root)", script)
 	}
-	out, err := exec.Command(pytorch.Python(), script, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
-		"--r", strconv.Itoa(r), "--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(threads)).Output()
+	out, err := pytorchCommand(method, B, T, r, threads, "--steps", strconv.Itoa(steps)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", script, err)
 	}

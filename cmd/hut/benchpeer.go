@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hutml/hut/internal/pytorch"
 )
 
 // The PyTorch peer paired with our step: with --peers and --paired, every
@@ -56,8 +53,7 @@ func peerPairedChild(method string, B, T, r, turns int, targets string, stdout i
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(pytorch.Python(), pytorchScript, "--method", method, "--B", strconv.Itoa(B), "--T", strconv.Itoa(T),
-		"--r", strconv.Itoa(r), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--serve")
+	cmd := pytorchCommand(method, B, T, r, runtime.GOMAXPROCS(0), "--serve")
 	cmd.Env = peerEnv()
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
