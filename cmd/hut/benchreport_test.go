@@ -218,6 +218,10 @@ func TestBenchReportRecordedRuns(t *testing.T) {
 			"ours faster by 3.05× (the median of the turns' ratios; by process 2.97×, 3.24×, 3.29×, 3.13×, 2.81×)",
 			"| HUT step ≥ 3× faster than PyTorch's | 3.19× (PyTorch 1.870 s, ours 0.587 s); by round 3.19×; paired 3.05× | yes |",
 		}},
+		{"run46-native-peer-paired.jsonl", []string{
+			"| HUT step ≥ 3× faster than PyTorch's | 2.56× (PyTorch 1.827 s, ours 0.714 s); by round 2.56×; paired 2.89× | no |",
+			"| HUT step ≤ 1.05× the frozen forward + input-gradient pass | 1.115 medians, 1.117 by round, 1.034 paired | partly (1 of 3) |",
+		}},
 		{"run42-native-5-rounds.jsonl", []string{
 			"| 0.570 | 0.543, 0.609, 0.570, 0.502, 0.666 |",
 			"| HUT step ≥ 3× faster than PyTorch's | 2.89× (PyTorch 1.649 s, ours 0.570 s); by round 2.89× | no |",
