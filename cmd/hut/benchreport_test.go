@@ -222,6 +222,10 @@ func TestBenchReportRecordedRuns(t *testing.T) {
 			"| HUT step ≥ 3× faster than PyTorch's | 2.56× (PyTorch 1.827 s, ours 0.714 s); by round 2.56×; paired 2.89× | no |",
 			"| HUT step ≤ 1.05× the frozen forward + input-gradient pass | 1.115 medians, 1.117 by round, 1.034 paired | partly (1 of 3) |",
 		}},
+		{"run47-native-peers.jsonl", []string{
+			"ours faster by 3.14× (the median of the turns' ratios; by process 3.14×, 2.98×, 3.14×)",
+			"| HUT step ≥ 5× faster than llm.c's full fine-tuning step | 10.3× (llm.c 7.13 s, -march=native) | yes |",
+		}},
 		{"run42-native-5-rounds.jsonl", []string{
 			"| 0.570 | 0.543, 0.609, 0.570, 0.502, 0.666 |",
 			"| HUT step ≥ 3× faster than PyTorch's | 2.89× (PyTorch 1.649 s, ours 0.570 s); by round 2.89× | no |",
